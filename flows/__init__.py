@@ -1,0 +1,1 @@
+"""Pure flow computation: (state, topology) -> the flows each switch should hold."""

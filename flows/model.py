@@ -1,0 +1,109 @@
+"""Flows as plain values.
+
+A flow here is what the switch holds, in a form that compares equal exactly when
+the switch would behave the same: match fields sorted by name, actions in order.
+The os-ken glue converts these values to and from OpenFlow 1.3 messages; nothing
+in this module knows about sockets or os-ken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# A match value is an int or a string (MAC addresses, lower case), or a
+# (value, mask) pair for masked fields.
+MatchValue = int | str | tuple[int, int] | tuple[str, str]
+
+OFPVID_PRESENT = 0x1000
+OFPVID_NONE = 0x0000
+ETH_TYPE_VLAN = 0x8100
+OFPP_IN_PORT = 0xFFFFFFF8
+OFPP_CONTROLLER = 0xFFFFFFFD
+
+
+@dataclass(frozen=True, order=True)
+class Output:
+    port: int
+
+
+@dataclass(frozen=True, order=True)
+class PushVlan:
+    ethertype: int = ETH_TYPE_VLAN
+
+
+@dataclass(frozen=True, order=True)
+class PopVlan:
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class SetField:
+    name: str
+    value: int | str
+
+
+@dataclass(frozen=True, order=True)
+class Opaque:
+    """Something read from a switch that this application never writes.
+
+    Kept so that a flow carrying it never compares equal to a desired flow and
+    gets replaced by reconciliation.
+    """
+
+    text: str
+
+
+Action = Output | PushVlan | PopVlan | SetField | Opaque
+
+
+FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
+
+
+def match(**fields: MatchValue) -> tuple[tuple[str, MatchValue], ...]:
+    """Build a canonical match: fields sorted by name."""
+    return tuple(sorted(fields.items()))
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow entry. Identity on a switch is `key`: (table, priority, match)."""
+
+    table: int
+    priority: int
+    match: tuple[tuple[str, MatchValue], ...]
+    actions: tuple[Action, ...] = ()
+    goto: int | None = None
+    cookie: int = 0
+    extra: tuple[str, ...] = field(default=())  # instructions we never write
+
+    @property
+    def key(self) -> FlowKey:
+        return (self.table, self.priority, self.match)
+
+    def match_dict(self) -> dict[str, MatchValue]:
+        return dict(self.match)
+
+    def __str__(self) -> str:
+        m = ",".join(f"{k}={_fmt(v)}" for k, v in self.match) or "*"
+        acts = ",".join(_fmt_action(a) for a in self.actions)
+        if self.goto is not None:
+            acts = f"{acts},goto:{self.goto}" if acts else f"goto:{self.goto}"
+        return f"table={self.table} prio={self.priority} cookie={self.cookie:#x} {m} -> {acts or 'drop'}"
+
+
+def _fmt(v: MatchValue) -> str:
+    if isinstance(v, tuple):
+        return f"{_fmt(v[0])}/{_fmt(v[1])}"
+    return hex(v) if isinstance(v, int) and v > 9 else str(v)
+
+
+def _fmt_action(a: Action) -> str:
+    if isinstance(a, Output):
+        return f"output:{a.port}"
+    if isinstance(a, PushVlan):
+        return f"push_vlan:{a.ethertype:#x}"
+    if isinstance(a, PopVlan):
+        return "pop_vlan"
+    if isinstance(a, SetField):
+        return f"set_field:{_fmt(a.value)}->{a.name}"
+    return f"opaque({a.text})"

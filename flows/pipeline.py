@@ -1,0 +1,50 @@
+"""The pipeline's tables, priorities and cookies, declared once.
+
+Table 0 (ingress) admits a frame only from a bound access port with the VNIC's
+own source MAC and no VLAN tag, and tags it with its network's VLAN. Table 1
+(forwarding) delivers by (VLAN, destination MAC) and floods the rest to the
+ports of that VLAN only. Anything not admitted hits a drop flow: nothing ever
+goes to the controller in steady state.
+"""
+
+from __future__ import annotations
+
+from .model import Flow, match
+
+TABLE_INGRESS = 0
+TABLE_FORWARD = 1
+TABLES = (TABLE_INGRESS, TABLE_FORWARD)
+
+PRIO_MISS = 0
+PRIO_FLOOD = 10
+PRIO_ACCESS = 100
+PRIO_UNICAST = 100
+
+# The top 16 bits mark a flow as this application's; the low 48 bits name the
+# partition it belongs to: 0 for the fixed pipeline, else the network's segment
+# id. Reconciliation diffs one partition at a time, so a change to one network
+# never reads or rewrites another network's flows.
+COOKIE_MARK = 0x5D4E << 48
+COOKIE_MARK_MASK = 0xFFFF << 48
+PARTITION_MASK = (1 << 48) - 1
+BASE_PARTITION = 0
+
+
+def cookie_for(partition: int) -> int:
+    if not 0 <= partition <= PARTITION_MASK:
+        raise ValueError(f"partition {partition} out of range")
+    return COOKIE_MARK | partition
+
+
+def is_ours(cookie: int) -> bool:
+    return cookie & COOKIE_MARK_MASK == COOKIE_MARK
+
+
+def partition_of(cookie: int) -> int:
+    return cookie & PARTITION_MASK
+
+
+def base_flows() -> list[Flow]:
+    """The fixed part of every switch's pipeline: table-miss drops."""
+    cookie = cookie_for(BASE_PARTITION)
+    return [Flow(table=t, priority=PRIO_MISS, match=match(), cookie=cookie) for t in TABLES]

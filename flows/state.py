@@ -1,0 +1,30 @@
+"""What the flow drivers need to know about the desired state, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Member:
+    """A VNIC plugged into a port of a network and bound to a switch port."""
+
+    port_id: str
+    vnic_id: str
+    mac: str
+    datapath_id: int
+    port_no: int
+
+
+@dataclass(frozen=True)
+class SegmentState:
+    """One network as the data plane sees it: its segment and its members."""
+
+    segment_id: int
+    members: tuple[Member, ...]
+
+    def on_switch(self, datapath_id: int) -> list[Member]:
+        return [m for m in self.members if m.datapath_id == datapath_id]
+
+    def switches(self) -> set[int]:
+        return {m.datapath_id for m in self.members}

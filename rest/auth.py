@@ -1,0 +1,81 @@
+"""Who is calling: `noauth` (trusted headers on loopback) and `token` (a tokens file)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Protocol
+
+import yaml
+
+from sdnapp.config import ConfigError
+from sdnapp.errors import Unauthorized
+from sdnapp.model import Caller
+
+_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Authenticator(Protocol):
+    def caller(self, headers: Mapping[str, str]) -> Caller: ...
+
+
+def _roles(value: str) -> set[str]:
+    return {r.strip().lower() for r in value.split(",") if r.strip()}
+
+
+class NoAuth:
+    """The project is the X-Project-Id header; admin when X-Roles names admin."""
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        project = headers.get("X-Project-Id")
+        if not project:
+            raise Unauthorized("X-Project-Id header is required")
+        if not _PROJECT_RE.match(project):
+            raise Unauthorized("X-Project-Id must be 1 to 64 letters, digits, '_', '.' or '-'")
+        return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
+
+
+class TokenAuth:
+    """X-Auth-Token must be one of the tokens file's, stored there as SHA-256 hex digests."""
+
+    def __init__(self, tokens: dict[str, Caller]) -> None:
+        self._tokens = tokens
+
+    @classmethod
+    def from_file(cls, path: str) -> TokenAuth:
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = yaml.safe_load(f)
+        except OSError as e:
+            raise ConfigError(f"auth.tokens_file: cannot read {path}: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"auth.tokens_file: {path} is not valid YAML: {e}") from None
+        if not isinstance(raw, dict) or set(raw) != {"tokens"} or not isinstance(raw["tokens"], list):
+            raise ConfigError(f"auth.tokens_file: {path} must hold one key, tokens: a list")
+        tokens: dict[str, Caller] = {}
+        for i, t in enumerate(raw["tokens"]):
+            where = f"auth.tokens_file: tokens[{i}]"
+            if not isinstance(t, dict) or not set(t) <= {"sha256", "project_id", "roles"}:
+                raise ConfigError(f"{where}: must be a mapping of sha256, project_id and roles")
+            digest, project, roles = t.get("sha256"), t.get("project_id"), t.get("roles", [])
+            if not isinstance(digest, str) or not _SHA256_RE.match(digest):
+                raise ConfigError(f"{where}.sha256: must be 64 lower-case hex digits")
+            if not isinstance(project, str) or not _PROJECT_RE.match(project):
+                raise ConfigError(f"{where}.project_id: must be 1 to 64 letters, digits, '_', '.' or '-'")
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                raise ConfigError(f"{where}.roles: must be a list of strings")
+            if digest in tokens:
+                raise ConfigError(f"{where}.sha256: duplicate token")
+            tokens[digest] = Caller(project, "admin" in {r.lower() for r in roles})
+        return cls(tokens)
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        token = headers.get("X-Auth-Token")
+        if not token:
+            raise Unauthorized("X-Auth-Token header is required")
+        found = self._tokens.get(hashlib.sha256(token.encode("utf-8", "replace")).hexdigest())
+        if found is None:
+            raise Unauthorized("the token is not valid")
+        return found

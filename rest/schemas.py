@@ -1,0 +1,166 @@
+"""JSON schemas of request bodies and resources, used to validate requests and in the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+_NAME: Schema = {"type": "string", "maxLength": 255}
+_UUID: Schema = {"type": "string", "format": "uuid"}
+
+
+def _wrapped(key: str, inner: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": {key: inner},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+VNIC_CREATE = _wrapped(
+    "vnic",
+    {
+        "type": "object",
+        "properties": {"mac_address": {"type": "string", "maxLength": 17}, "name": _NAME},
+        "additionalProperties": False,
+    },
+)
+NETWORK_CREATE = _wrapped(
+    "network",
+    {
+        "type": "object",
+        "properties": {"name": _NAME, "address_prefix": {"type": "string", "maxLength": 18}},
+        "additionalProperties": False,
+    },
+)
+PORT_CREATE = _wrapped(
+    "port",
+    {"type": "object", "properties": {"name": _NAME}, "additionalProperties": False},
+)
+ATTACHMENT_PUT = _wrapped(
+    "attachment",
+    {
+        "type": "object",
+        "properties": {"vnic_id": {"type": "string", "maxLength": 64}},
+        "required": ["vnic_id"],
+        "additionalProperties": False,
+    },
+)
+BINDING_PUT = _wrapped(
+    "binding",
+    {
+        "type": "object",
+        "properties": {
+            "datapath_id": {"oneOf": [{"type": "string", "maxLength": 20}, {"type": "integer", "minimum": 0}]},
+            "port_name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "port_no": {"type": "integer", "minimum": 1, "maximum": 4294967040},
+        },
+        "required": ["datapath_id"],
+        "oneOf": [{"required": ["port_name"]}, {"required": ["port_no"]}],
+        "additionalProperties": False,
+    },
+)
+
+# Resources as the API returns them (for the OpenAPI document and its tests).
+ERROR: Schema = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["type", "message"],
+        }
+    },
+    "required": ["error"],
+}
+STATUS: Schema = {"type": "string", "enum": ["ACTIVE", "DOWN", "ERROR"]}
+NETWORK: Schema = {
+    "type": "object",
+    "properties": {
+        "id": _UUID,
+        "tenant_id": {"type": "string"},
+        "name": {"type": "string"},
+        "address_prefix": {"type": ["string", "null"]},
+        "segment": {
+            "type": "object",
+            "properties": {"type": {"type": "string", "enum": ["vlan", "vxlan"]}, "id": {"type": "integer"}},
+            "required": ["type", "id"],
+        },
+        "status": {"type": "string", "enum": ["ACTIVE"]},
+    },
+    "required": ["id", "tenant_id", "name", "address_prefix", "status"],
+}
+PORT: Schema = {
+    "type": "object",
+    "properties": {
+        "id": _UUID,
+        "tenant_id": {"type": "string"},
+        "network_id": _UUID,
+        "name": {"type": "string"},
+        "vnic_id": {"type": ["string", "null"]},
+        "ip_address": {"type": ["string", "null"]},
+        "status": STATUS,
+    },
+    "required": ["id", "tenant_id", "network_id", "name", "vnic_id", "ip_address", "status"],
+}
+BINDING: Schema = {
+    "type": "object",
+    "properties": {
+        "datapath_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "port_no": {"type": ["integer", "null"]},
+        "port_name": {"type": ["string", "null"]},
+        "source": {"type": "string", "enum": ["api", "switch"]},
+    },
+    "required": ["datapath_id", "port_no", "port_name", "source"],
+}
+VNIC: Schema = {
+    "type": "object",
+    "properties": {
+        "id": _UUID,
+        "tenant_id": {"type": "string"},
+        "name": {"type": "string"},
+        "mac_address": {"type": "string", "pattern": "^([0-9a-f]{2}:){5}[0-9a-f]{2}$"},
+        "port_id": {"type": ["string", "null"]},
+        "binding": {"oneOf": [{"type": "null"}, BINDING]},
+        "status": STATUS,
+    },
+    "required": ["id", "tenant_id", "name", "mac_address", "port_id", "binding", "status"],
+}
+ATTACHMENT: Schema = {
+    "type": "object",
+    "properties": {"port_id": _UUID, "vnic_id": {"type": ["string", "null"]}},
+    "required": ["port_id", "vnic_id"],
+}
+EXTENSION: Schema = {
+    "type": "object",
+    "properties": {k: {"type": "string"} for k in ("alias", "name", "description", "updated")},
+    "required": ["alias", "name", "description", "updated"],
+}
+SWITCH: Schema = {
+    "type": "object",
+    "properties": {
+        "datapath_id": {"type": "string"},
+        "connected": {"type": "boolean"},
+        "ports": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"port_no": {"type": "integer"}, "name": {"type": "string"}, "up": {"type": "boolean"}},
+                "required": ["port_no", "name", "up"],
+            },
+        },
+    },
+    "required": ["datapath_id", "connected", "ports"],
+}
+LINK_END: Schema = {
+    "type": "object",
+    "properties": {"datapath_id": {"type": "string"}, "port_no": {"type": "integer"}},
+    "required": ["datapath_id", "port_no"],
+}
+LINK: Schema = {
+    "type": "object",
+    "properties": {"src": LINK_END, "dst": LINK_END},
+    "required": ["src", "dst"],
+}

@@ -1,0 +1,72 @@
+"""Resources rendered as the API shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdnapp.model import Caller, Network, Port, Vnic
+from sdnapp.service import NetworkService
+from sdnapp.validate import format_dpid
+from topology.switches import Switch
+
+
+def network(n: Network, caller: Caller) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": n.id,
+        "tenant_id": n.tenant_id,
+        "name": n.name,
+        "address_prefix": n.address_prefix,
+        "status": "ACTIVE",
+    }
+    if caller.is_admin:
+        out["segment"] = {"type": n.segment_type, "id": n.segment_id}
+    return out
+
+
+def port(p: Port, svc: NetworkService) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "tenant_id": p.tenant_id,
+        "network_id": p.network_id,
+        "name": p.name,
+        "vnic_id": p.vnic_id,
+        "ip_address": p.ip_address,
+        "status": svc.port_status(p),
+    }
+
+
+def vnic(v: Vnic, svc: NetworkService) -> dict[str, Any]:
+    binding = None
+    if v.binding is not None:
+        b = v.binding
+        seen = svc.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+        binding = {
+            "datapath_id": format_dpid(b.datapath_id),
+            "port_no": seen.port_no if seen else b.port_no,
+            "port_name": seen.name if seen else b.port_name,
+            "source": b.source,
+        }
+    return {
+        "id": v.id,
+        "tenant_id": v.tenant_id,
+        "name": v.name,
+        "mac_address": v.mac_address,
+        "port_id": v.port_id,
+        "binding": binding,
+        "status": svc.vnic_status(v),
+    }
+
+
+def attachment(p: Port) -> dict[str, Any]:
+    return {"port_id": p.id, "vnic_id": p.vnic_id}
+
+
+def switch(s: Switch) -> dict[str, Any]:
+    return {
+        "datapath_id": format_dpid(s.datapath_id),
+        "connected": s.connected,
+        "ports": [
+            {"port_no": p.port_no, "name": p.name, "up": p.up}
+            for p in sorted(s.ports.values(), key=lambda p: p.port_no)
+        ],
+    }

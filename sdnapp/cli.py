@@ -1,0 +1,57 @@
+"""The `sdnapp` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .config import ConfigError, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="sdnapp", description="Tenant layer-2 networks on OpenFlow switches.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the controller and its REST API")
+    run.add_argument("--config", help="YAML configuration file (default: safe built-in defaults)")
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("--config", required=True)
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("OSKEN_HUB_TYPE", "native")
+    try:
+        config = load(args.config)
+        if args.command == "check-config":
+            if config.auth.tokens_file:
+                from rest.auth import TokenAuth
+
+                TokenAuth.from_file(config.auth.tokens_file)
+            print(f"{args.config}: ok")
+            return 0
+    except ConfigError as e:
+        print(f"sdnapp: configuration error: {e}", file=sys.stderr)
+        return 2
+
+    logging.basicConfig(
+        level=config.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .server import Server
+    from .store import StoreError
+
+    try:
+        code = Server(config).run()
+    except (ConfigError, StoreError) as e:
+        print(f"sdnapp: {e}", file=sys.stderr)
+        return 2
+    # os-ken's hub threads are not daemons and have no stop of their own; the
+    # store is closed and the API stopped by now, so end the process here.
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The configuration file (YAML), validated at start.
+
+An unknown key or a bad value stops the start with a message naming the key.
+Every key has a safe default, so sdnapp also starts with no file at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 9696
+    max_body_bytes: int = 65536
+    threads: int = 8
+
+
+@dataclass(frozen=True)
+class OpenFlowConfig:
+    listen_host: str = "127.0.0.1"
+    ports: tuple[int, ...] = (6653, 6633)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "sdnapp.db"
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    strategy: str = "noauth"
+    tokens_file: str | None = None
+
+
+@dataclass(frozen=True)
+class IsolationConfig:
+    driver: str = "vlan"
+    vlan_range: tuple[int, int] = (100, 3999)
+
+
+@dataclass(frozen=True)
+class Config:
+    api: ApiConfig = field(default_factory=ApiConfig)
+    openflow: OpenFlowConfig = field(default_factory=OpenFlowConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    isolation: IsolationConfig = field(default_factory=IsolationConfig)
+    log_level: str = "INFO"
+
+
+def _section(raw: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+    sec = raw.get(name, {})
+    if sec is None:
+        return {}
+    if not isinstance(sec, dict):
+        raise ConfigError(f"{name}: must be a mapping")
+    for k in sec:
+        if k not in allowed:
+            raise ConfigError(f"{name}.{k}: unknown key (known: {', '.join(sorted(allowed))})")
+    return sec
+
+
+def _int(sec: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+    v = sec.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise ConfigError(f"{path}: must be an integer from {low} to {high}, got {v!r}")
+    return v
+
+
+def _str(sec: dict[str, Any], key: str, path: str, default: str | None) -> str | None:
+    v = sec.get(key, default)
+    if v is not None and (not isinstance(v, str) or not v):
+        raise ConfigError(f"{path}: must be a non-empty string, got {v!r}")
+    return v
+
+
+def _host(v: str | None, path: str) -> str:
+    try:
+        return str(ipaddress.ip_address(v or ""))
+    except ValueError:
+        raise ConfigError(f"{path}: must be an IP address, got {v!r}") from None
+
+
+def parse(raw: object, base_dir: str = ".") -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the configuration must be a mapping of sections")
+    top = {"api", "openflow", "store", "auth", "isolation", "logging"}
+    for k in raw:
+        if k not in top:
+            raise ConfigError(f"{k}: unknown section (known: {', '.join(sorted(top))})")
+
+    a = _section(raw, "api", {"host", "port", "max_body_bytes", "threads"})
+    api = ApiConfig(
+        host=_host(_str(a, "host", "api.host", ApiConfig.host), "api.host"),
+        port=_int(a, "port", "api.port", ApiConfig.port, 1, 65535),
+        max_body_bytes=_int(a, "max_body_bytes", "api.max_body_bytes", ApiConfig.max_body_bytes, 1024, 16 << 20),
+        threads=_int(a, "threads", "api.threads", ApiConfig.threads, 1, 64),
+    )
+
+    o = _section(raw, "openflow", {"listen_host", "ports"})
+    ports = o.get("ports", list(OpenFlowConfig.ports))
+    if not isinstance(ports, list) or not ports or len(set(map(str, ports))) != len(ports):
+        raise ConfigError(f"openflow.ports: must be a non-empty list of distinct ports, got {ports!r}")
+    for i, p in enumerate(ports):
+        _int({"p": p}, "p", f"openflow.ports[{i}]", 0, 1, 65535)
+    of = OpenFlowConfig(
+        listen_host=_host(_str(o, "listen_host", "openflow.listen_host", OpenFlowConfig.listen_host),
+                          "openflow.listen_host"),
+        ports=tuple(ports),
+    )
+
+    s = _section(raw, "store", {"path"})
+    path = _str(s, "path", "store.path", StoreConfig.path)
+    assert path is not None
+    store = StoreConfig(path=os.path.join(base_dir, path))
+
+    au = _section(raw, "auth", {"strategy", "tokens_file"})
+    strategy = _str(au, "strategy", "auth.strategy", "noauth")
+    if strategy not in ("noauth", "token"):
+        raise ConfigError(f"auth.strategy: must be noauth or token, got {strategy!r}")
+    tokens_file = _str(au, "tokens_file", "auth.tokens_file", None)
+    if strategy == "token" and tokens_file is None:
+        raise ConfigError("auth.tokens_file: required with auth.strategy token")
+    if strategy == "noauth" and not ipaddress.ip_address(api.host).is_loopback:
+        raise ConfigError(
+            f"auth.strategy: noauth trusts any caller, so the API must listen on a loopback "
+            f"address, not {api.host} (use auth.strategy token)"
+        )
+    auth = AuthConfig(strategy=strategy, tokens_file=os.path.join(base_dir, tokens_file) if tokens_file else None)
+
+    iso = _section(raw, "isolation", {"driver", "vlan_range"})
+    driver = _str(iso, "driver", "isolation.driver", "vlan")
+    if driver != "vlan":
+        raise ConfigError(f"isolation.driver: must be vlan, got {driver!r}")
+    vr = iso.get("vlan_range", list(IsolationConfig.vlan_range))
+    if (
+        not isinstance(vr, list) or len(vr) != 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in vr)
+        or not 1 <= vr[0] <= vr[1] <= 4094
+    ):
+        raise ConfigError(f"isolation.vlan_range: must be [low, high] with 1 <= low <= high <= 4094, got {vr!r}")
+    isolation = IsolationConfig(driver=driver, vlan_range=(vr[0], vr[1]))
+
+    lg = _section(raw, "logging", {"level"})
+    level = _str(lg, "level", "logging.level", "INFO")
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    assert level is not None
+
+    return Config(api=api, openflow=of, store=store, auth=auth, isolation=isolation, log_level=level)
+
+
+def load(path: str | None) -> Config:
+    if path is None:
+        return parse({})
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    return parse(raw, os.path.dirname(os.path.abspath(path)))

@@ -1,0 +1,234 @@
+"""The os-ken application: owns switch connections and turns flow values into messages.
+
+Event handlers run in os-ken's event thread and never block: they update the
+topology and hand work to the reconciler. The reconciler's thread talks to
+switches through `SwitchChannels`, which sends pipelined flow-mods and a
+barrier and waits for the replies, matched by transaction id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from flows.diff import FlowDiff
+from flows.model import Flow
+from topology.switches import SwitchPort
+
+from . import ofmsg
+from .reconciler import Reconciler, SwitchGone
+
+LOG = logging.getLogger(__name__)
+
+REPLY_TIMEOUT = 30.0
+
+
+def switch_port(p: Any) -> SwitchPort:
+    name = p.name.decode("utf-8", "replace") if isinstance(p.name, bytes) else str(p.name)
+    up = not (p.state & ofp.OFPPS_LINK_DOWN) and not (p.config & ofp.OFPPC_PORT_DOWN)
+    return SwitchPort(int(p.port_no), name.rstrip("\x00"), bool(up))
+
+
+@dataclass
+class _Pending:
+    """A request waiting for its replies and the barrier that closes it."""
+
+    dpid: int
+    xids: set[int]
+    barrier_xid: int
+    done: threading.Event = field(default_factory=threading.Event)
+    replies: list[Any] = field(default_factory=list)
+    errors: dict[int, Any] = field(default_factory=dict)
+
+
+class SwitchChannels:
+    """Request/reply over os-ken datapaths, usable from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._datapaths: dict[int, Any] = {}
+        self._pending: dict[int, _Pending] = {}  # by every xid it owns
+        # Our own xid space, apart from the one os-ken's datapath uses for
+        # echoes and handshakes, so the two can never collide.
+        self._xids = itertools.count(0x80000000)
+
+    def add(self, dp: Any) -> None:
+        with self._lock:
+            self._datapaths[dp.id] = dp
+
+    def remove(self, dp: Any) -> None:
+        dpid = dp.id
+        with self._lock:
+            if self._datapaths.get(dpid) is dp:
+                del self._datapaths[dpid]
+            gone = [req for req in self._pending.values() if req.dpid == dpid]
+        for req in gone:
+            req.done.set()
+
+    def _dp(self, dpid: int) -> Any:
+        with self._lock:
+            dp = self._datapaths.get(dpid)
+        if dp is None:
+            raise SwitchGone(f"{dpid:016x}")
+        return dp
+
+    def _xid(self) -> int:
+        with self._lock:
+            return next(self._xids) & 0xFFFFFFFF
+
+    def request(self, dpid: int, msgs: list[Any]) -> _Pending:
+        """Send `msgs` and a barrier; wait for the barrier reply (which follows every reply)."""
+        dp = self._dp(dpid)
+        xids = set()
+        for m in msgs:
+            m.set_xid(self._xid())
+            xids.add(m.xid)
+        barrier = parser.OFPBarrierRequest(dp)
+        barrier.set_xid(self._xid())
+        pending = _Pending(dpid, xids, barrier.xid)
+        with self._lock:
+            for x in xids | {barrier.xid}:
+                self._pending[x] = pending
+        try:
+            for m in msgs:
+                if not dp.send_msg(m):
+                    raise SwitchGone(f"{dpid:016x}")
+            if not dp.send_msg(barrier):
+                raise SwitchGone(f"{dpid:016x}")
+            if not pending.done.wait(REPLY_TIMEOUT):
+                raise SwitchGone(f"{dpid:016x}: no barrier reply in {REPLY_TIMEOUT:.0f}s")
+            with self._lock:
+                if self._datapaths.get(dpid) is not dp:
+                    raise SwitchGone(f"{dpid:016x}")
+            return pending
+        finally:
+            with self._lock:
+                for x in xids | {barrier.xid}:
+                    self._pending.pop(x, None)
+
+    # called from the os-ken event thread
+    def on_reply(self, msg: Any) -> None:
+        with self._lock:
+            p = self._pending.get(msg.xid)
+        if p is not None:
+            p.replies.append(msg)
+
+    def on_error(self, msg: Any) -> None:
+        with self._lock:
+            p = self._pending.get(msg.xid)
+        if p is not None:
+            p.errors[msg.xid] = msg
+        else:
+            LOG.warning("switch %016x sent an error: type=%s code=%s", msg.datapath.id, msg.type, msg.code)
+
+    def on_barrier(self, msg: Any) -> None:
+        with self._lock:
+            p = self._pending.get(msg.xid)
+        if p is not None and p.barrier_xid == msg.xid:
+            p.done.set()
+
+    # the reconciler's Channel
+    def port_desc(self, dpid: int) -> list[SwitchPort]:
+        dp = self._dp(dpid)
+        p = self.request(dpid, [parser.OFPPortDescStatsRequest(dp, 0)])
+        ports = [switch_port(x) for r in p.replies for x in r.body]
+        return [x for x in ports if x.port_no <= ofp.OFPP_MAX]
+
+    def read_flows(self, dpid: int) -> list[Flow]:
+        dp = self._dp(dpid)
+        p = self.request(dpid, [ofmsg.flow_stats_request(dp)])
+        if p.errors:
+            raise SwitchGone(f"{dpid:016x} refused the flow stats request")
+        return [ofmsg.flow_from_stats(s) for r in p.replies for s in r.body]
+
+    def send(self, dpid: int, d: FlowDiff) -> list[Flow]:
+        dp = self._dp(dpid)
+        # Deletions first, so a moved flow never briefly exists twice and a
+        # removed member loses access before anything else changes.
+        ordered = (
+            [(ofmsg.DELETE, f) for f in d.delete]
+            + [(ofmsg.MODIFY, f) for f in d.modify]
+            + [(ofmsg.ADD, f) for f in d.add]
+        )
+        msgs = [ofmsg.flow_mod(dp, kind, f) for kind, f in ordered]
+        p = self.request(dpid, msgs)
+        rejected = []
+        for m, (_, f) in zip(msgs, ordered, strict=True):
+            err = p.errors.get(m.xid)
+            if err is not None:
+                LOG.error("switch %016x rejected %s: type=%s code=%s", dpid, f, err.type, err.code)
+                rejected.append(f)
+        return rejected
+
+
+class SdnApp(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofp.OFP_VERSION]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.reconciler: Reconciler = kwargs.pop("sdnapp_reconciler")
+        self.channels: SwitchChannels = kwargs.pop("sdnapp_channels")
+        super().__init__(*args, **kwargs)
+        self.name = "sdnapp"
+
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _features(self, ev: Any) -> None:
+        dp = ev.msg.datapath
+        LOG.info("switch %016x connecting from %s", dp.id, dp.address)
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def _state_change(self, ev: Any) -> None:
+        dp = ev.datapath
+        if dp.id is None:
+            return
+        if ev.state == MAIN_DISPATCHER:
+            self.channels.add(dp)
+            LOG.info("switch %016x connected", dp.id)
+            self.reconciler.switch_connected(dp.id)
+        elif ev.state == DEAD_DISPATCHER:
+            self.channels.remove(dp)
+            LOG.info("switch %016x disconnected", dp.id)
+            self.reconciler.topology.switch_disconnected(dp.id)
+            self.reconciler.switch_disconnected(dp.id)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev: Any) -> None:
+        msg = ev.msg
+        port = switch_port(msg.desc)
+        if port.port_no > ofp.OFPP_MAX:
+            return
+        deleted = msg.reason == ofp.OFPPR_DELETE
+        self.reconciler.topology.port_changed(msg.datapath.id, port, deleted=deleted)
+        LOG.info("switch %016x port %d (%s) %s", msg.datapath.id, port.port_no, port.name,
+                 "deleted" if deleted else ("up" if port.up else "down"))
+        self.reconciler.port_changed(msg.datapath.id, port.port_no)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev: Any) -> None:
+        self.channels.on_reply(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev: Any) -> None:
+        self.channels.on_reply(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier(self, ev: Any) -> None:
+        self.channels.on_barrier(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _error(self, ev: Any) -> None:
+        self.channels.on_error(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev: Any) -> None:
+        # The pipeline sends nothing to the controller; a packet-in means a
+        # foreign flow did. Ignore it rather than act on it.
+        LOG.debug("ignored packet-in from %016x", ev.msg.datapath.id)

@@ -1,0 +1,391 @@
+"""NetworkService: the core API and its extensions, tenancy and validation.
+
+Every write is one store transaction; after it commits, the segments whose flows
+may change are handed to `on_change` (the reconciler), and the ports whose
+traffic it affects go DOWN until their switches confirm the new flows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flows.state import Member, SegmentState
+from topology.switches import Topology
+
+from . import errors, validate
+from .model import Binding, Caller, Network, Port, Vnic
+from .status import DOWN, StatusBook
+from .store import Store, Txn
+
+LOG = logging.getLogger(__name__)
+
+EXTENSIONS: dict[str, dict[str, str]] = {
+    "ethernet-vnic": {
+        "alias": "ethernet-vnic",
+        "name": "Ethernet VNIC",
+        "description": "Create a VNIC with an Ethernet MAC address, given or chosen by the server.",
+        "updated": "2026-11-26T00:00:00Z",
+    },
+    "networks": {
+        "alias": "networks",
+        "name": "Networks",
+        "description": "Logical layer-2 networks with an optional IPv4 address range, and ports in them.",
+        "updated": "2026-11-26T00:00:00Z",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SegmentPool:
+    type: str
+    low: int
+    high: int
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class NetworkService:
+    def __init__(
+        self,
+        store: Store,
+        pool: SegmentPool,
+        topology: Topology,
+        status: StatusBook,
+        extensions: tuple[str, ...] = ("ethernet-vnic", "networks"),
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.topology = topology
+        self.status = status
+        self.extensions = extensions
+        self.on_change: Callable[[set[int]], None] = lambda segments: None
+
+    # helpers ------------------------------------------------------------
+    def _require_extension(self, alias: str) -> None:
+        if alias not in self.extensions:
+            raise errors.ExtensionNotFound(f"extension {alias} is not supported by this deployment")
+
+    @staticmethod
+    def _require_admin(caller: Caller) -> None:
+        if not caller.is_admin:
+            raise errors.Forbidden("this call is for administrators")
+
+    @staticmethod
+    def _scope(caller: Caller, tenant_filter: str | None) -> str | None:
+        if caller.is_admin:
+            return tenant_filter
+        return caller.project_id
+
+    def _network(self, tx: Txn, caller: Caller, network_id: str) -> Network:
+        nid = validate.resource_id(network_id, "network", errors.NetworkNotFound)
+        n = tx.network(nid)
+        if n is None or not caller.sees(n.tenant_id):
+            raise errors.NetworkNotFound(f"network {nid} not found")
+        return n
+
+    def _port(self, tx: Txn, caller: Caller, port_id: str) -> Port:
+        pid = validate.resource_id(port_id, "port", errors.PortNotFound)
+        p = tx.port(pid)
+        if p is None or not caller.sees(p.tenant_id):
+            raise errors.PortNotFound(f"port {pid} not found")
+        return p
+
+    def _vnic(self, tx: Txn, caller: Caller, vnic_id: str) -> Vnic:
+        vid = validate.resource_id(vnic_id, "vnic", errors.VnicNotFound)
+        v = tx.vnic(vid)
+        if v is None or not caller.sees(v.tenant_id):
+            raise errors.VnicNotFound(f"vnic {vid} not found")
+        return v
+
+    def _segment_of_port(self, tx: Txn, port_id: str | None) -> int | None:
+        if port_id is None:
+            return None
+        p = tx.port(port_id)
+        n = tx.network(p.network_id) if p else None
+        return n.segment_id if n else None
+
+    def _changed(self, segments: set[int | None], ports: set[str | None]) -> None:
+        self.status.touch({p for p in ports if p is not None})
+        segs = {s for s in segments if s is not None}
+        if segs:
+            self.on_change(segs)
+
+    def port_status(self, port: Port) -> str:
+        return self.status.status(port.id) if port.vnic_id else DOWN
+
+    # extensions ---------------------------------------------------------
+    def list_extensions(self) -> list[dict[str, str]]:
+        return [EXTENSIONS[a] for a in self.extensions]
+
+    def get_extension(self, alias: str) -> dict[str, str]:
+        if alias not in self.extensions:
+            raise errors.ExtensionNotFound(f"extension {alias[:64]} not found")
+        return EXTENSIONS[alias]
+
+    # networks -----------------------------------------------------------
+    def create_network(self, caller: Caller, name: str = "", address_prefix: str | None = None) -> Network:
+        self._require_extension("networks")
+        name = validate.name(name)
+        prefix = validate.ipv4_prefix(address_prefix) if address_prefix is not None else None
+        with self.store.write() as tx:
+            sid = tx.free_segment(self.pool.type, self.pool.low, self.pool.high)
+            if sid is None:
+                raise errors.SegmentPoolExhausted(
+                    f"no free {self.pool.type} segment in {self.pool.low}-{self.pool.high}"
+                )
+            n = Network(_new_id(), caller.project_id, name, prefix, self.pool.type, sid)
+            tx.insert_network(n)
+        LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, sid)
+        return n
+
+    def list_networks(self, caller: Caller, tenant_filter: str | None = None) -> list[Network]:
+        self._require_extension("networks")
+        with self.store.read() as tx:
+            return tx.networks(self._scope(caller, tenant_filter))
+
+    def get_network(self, caller: Caller, network_id: str) -> Network:
+        self._require_extension("networks")
+        with self.store.read() as tx:
+            return self._network(tx, caller, network_id)
+
+    def destroy_network(self, caller: Caller, network_id: str) -> None:
+        self._require_extension("networks")
+        with self.store.write() as tx:
+            n = self._network(tx, caller, network_id)
+            if tx.network_has_attachment(n.id):
+                raise errors.NetworkInUse(f"network {n.id} has ports with VNICs plugged")
+            ports = [p.id for p in tx.ports(network_id=n.id)]
+            tx.delete_network(n.id)
+        for p in ports:
+            self.status.forget(p)
+        LOG.info("network %s destroyed", n.id)
+        self._changed({n.segment_id}, set())
+
+    # ports --------------------------------------------------------------
+    def create_port(self, caller: Caller, network_id: str, name: str = "") -> Port:
+        self._require_extension("networks")
+        name = validate.name(name)
+        with self.store.write() as tx:
+            n = self._network(tx, caller, network_id)
+            ip = self._next_address(tx, n) if n.address_prefix else None
+            p = Port(_new_id(), n.tenant_id, n.id, name, ip, None)
+            tx.insert_port(p)
+        return p
+
+    @staticmethod
+    def _next_address(tx: Txn, n: Network) -> str:
+        assert n.address_prefix is not None
+        net = ipaddress.IPv4Network(n.address_prefix)
+        used = tx.used_addresses(n.id)
+        gateway = net.network_address + 1
+        # Walk from the first address after the gateway; at most len(used)+1 steps.
+        addr = gateway + 1
+        while addr < net.broadcast_address:
+            if str(addr) not in used:
+                return str(addr)
+            addr += 1
+        raise errors.AddressPoolExhausted(f"network {n.id} has no free address in {n.address_prefix}")
+
+    def list_ports(self, caller: Caller, network_id: str | None = None, tenant_filter: str | None = None) -> list[Port]:
+        with self.store.read() as tx:
+            if network_id is not None:
+                n = self._network(tx, caller, network_id)
+                return tx.ports(network_id=n.id)
+            return tx.ports(tenant_id=self._scope(caller, tenant_filter))
+
+    def get_port(self, caller: Caller, port_id: str) -> Port:
+        with self.store.read() as tx:
+            return self._port(tx, caller, port_id)
+
+    def destroy_port(self, caller: Caller, port_id: str) -> None:
+        with self.store.write() as tx:
+            p = self._port(tx, caller, port_id)
+            if p.vnic_id is not None:
+                raise errors.PortInUse(f"port {p.id} has vnic {p.vnic_id} attached")
+            tx.delete_port(p.id)
+        self.status.forget(p.id)
+
+    # vnics --------------------------------------------------------------
+    def create_vnic(self, caller: Caller, mac_address: str | None = None, name: str = "") -> Vnic:
+        self._require_extension("ethernet-vnic")
+        name = validate.name(name)
+        mac = validate.unicast_mac(mac_address) if mac_address is not None else None
+        with self.store.write() as tx:
+            if mac is None:
+                mac = self._random_mac(tx)
+            elif tx.mac_in_use(mac, caller.project_id):
+                raise errors.MacAddressInUse(f"mac_address {mac} is already used by a VNIC of this project")
+            v = Vnic(_new_id(), caller.project_id, name, mac, None, None)
+            tx.insert_vnic(v)
+        return v
+
+    @staticmethod
+    def _random_mac(tx: Txn) -> str:
+        # Locally administered unicast (fa: has the U/L bit set, the I/G bit clear),
+        # unique across all projects so a chosen MAC never collides.
+        for _ in range(64):
+            mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+            if not tx.mac_in_use(mac):
+                return mac
+        raise errors.MacAddressInUse("could not find a free MAC address")
+
+    def list_vnics(self, caller: Caller, tenant_filter: str | None = None) -> list[Vnic]:
+        with self.store.read() as tx:
+            return tx.vnics(self._scope(caller, tenant_filter))
+
+    def get_vnic(self, caller: Caller, vnic_id: str) -> Vnic:
+        with self.store.read() as tx:
+            return self._vnic(tx, caller, vnic_id)
+
+    def destroy_vnic(self, caller: Caller, vnic_id: str) -> None:
+        with self.store.write() as tx:
+            v = self._vnic(tx, caller, vnic_id)
+            seg = self._segment_of_port(tx, v.port_id)
+            tx.set_attachment(v.id, None)
+            tx.delete_vnic(v.id)
+        self._changed({seg}, {v.port_id})
+
+    def vnic_status(self, v: Vnic) -> str:
+        return self.status.status(v.port_id) if v.port_id else DOWN
+
+    # attachments --------------------------------------------------------
+    def plug(self, caller: Caller, port_id: str, vnic_id: str) -> Port:
+        with self.store.write() as tx:
+            p = self._port(tx, caller, port_id)
+            v = self._vnic(tx, caller, vnic_id)
+            if v.port_id == p.id:
+                return p
+            if p.vnic_id is not None:
+                raise errors.PortInUse(f"port {p.id} has vnic {p.vnic_id} attached")
+            if v.port_id is not None:
+                raise errors.AlreadyAttached(f"vnic {v.id} is plugged into port {v.port_id}")
+            other = tx.mac_in_network(v.mac_address, p.network_id)
+            if other is not None:
+                raise errors.MacAddressInUse(
+                    f"network {p.network_id} already has vnic {other} with mac_address {v.mac_address}"
+                )
+            tx.set_attachment(v.id, p.id)
+            seg = self._segment_of_port(tx, p.id)
+        LOG.info("vnic %s plugged into port %s", v.id, p.id)
+        self._changed({seg}, {p.id})
+        return Port(p.id, p.tenant_id, p.network_id, p.name, p.ip_address, v.id)
+
+    def get_attachment(self, caller: Caller, port_id: str) -> Port:
+        return self.get_port(caller, port_id)
+
+    def unplug_vnic(self, caller: Caller, vnic_id: str) -> None:
+        with self.store.write() as tx:
+            v = self._vnic(tx, caller, vnic_id)
+            if v.port_id is None:
+                return
+            seg = self._segment_of_port(tx, v.port_id)
+            tx.set_attachment(v.id, None)
+        self._changed({seg}, {v.port_id})
+
+    def unplug_port(self, caller: Caller, port_id: str) -> None:
+        with self.store.write() as tx:
+            p = self._port(tx, caller, port_id)
+            if p.vnic_id is None:
+                return
+            seg = self._segment_of_port(tx, p.id)
+            tx.set_attachment(p.vnic_id, None)
+        self._changed({seg}, {p.id})
+
+    # bindings (admin) ---------------------------------------------------
+    def bind(
+        self,
+        caller: Caller,
+        vnic_id: str,
+        datapath_id: int,
+        port_no: int | None = None,
+        port_name: str | None = None,
+        source: str = "api",
+    ) -> Vnic:
+        self._require_admin(caller)
+        if (port_no is None) == (port_name is None):
+            raise errors.BadRequest("give exactly one of port_no and port_name")
+        if port_name is not None and (not port_name or len(port_name) > 255):
+            raise errors.BadRequest("port_name must be 1 to 255 characters")
+        if port_no is not None and not 1 <= port_no <= 0xFFFFFF00:
+            raise errors.BadRequest("port_no must be a physical port number (1 to 4294967040)")
+        # The binding keeps what was given (a port number changes when an
+        # interface is re-added; its name does not). Where the switch has
+        # reported the port, its other identity is known too, so a binding by
+        # name and one by number of the same port are seen to conflict.
+        seen = self.topology.resolve(datapath_id, port_no, port_name)
+        check_no = seen.port_no if seen else port_no
+        check_name = seen.name if seen else port_name
+        with self.store.write() as tx:
+            v = self._vnic(tx, caller, vnic_id)
+            holder = tx.binding_holder(datapath_id, check_no, check_name)
+            if holder is not None and holder != v.id:
+                raise errors.BindingInUse(
+                    f"switch port {validate.format_dpid(datapath_id)}/{port_name or port_no} is bound to vnic {holder}"
+                )
+            b = Binding(datapath_id, port_no, port_name, source)
+            if v.binding == b:
+                return v
+            tx.set_binding(v.id, b)
+            seg = self._segment_of_port(tx, v.port_id)
+        LOG.info("vnic %s bound to %s port %s", v.id, validate.format_dpid(datapath_id), port_name or port_no)
+        self._changed({seg}, {v.port_id})
+        return Vnic(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b)
+
+    def unbind(self, caller: Caller, vnic_id: str) -> None:
+        self._require_admin(caller)
+        with self.store.write() as tx:
+            v = self._vnic(tx, caller, vnic_id)
+            if v.binding is None:
+                return
+            tx.delete_binding(v.id)
+            seg = self._segment_of_port(tx, v.port_id)
+        self._changed({seg}, {v.port_id})
+
+    # what the data plane needs -------------------------------------------
+    def segment_states(self, segment_id: int | None = None) -> dict[int, SegmentState]:
+        """Desired state per segment: members whose switch port the switch has reported.
+
+        With `segment_id` only that segment (possibly with no members).
+        """
+        with self.store.read() as tx:
+            rows = tx.attached_vnics(self.pool.type, segment_id)
+            segments = [segment_id] if segment_id is not None else tx.segments(self.pool.type)
+        members: dict[int, list[Member]] = {s: [] for s in segments}
+        for seg, port, vnic in rows:
+            b = vnic.binding
+            assert b is not None
+            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+            if sp is None:
+                continue
+            members.setdefault(seg, []).append(
+                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no)
+            )
+        return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
+
+    def ports_bound_on(self, datapath_id: int, port_no: int | None = None) -> tuple[set[int], set[str]]:
+        """Segments and port ids of plugged VNICs bound to a switch (or one of its ports)."""
+        segs: set[int] = set()
+        ports: set[str] = set()
+        with self.store.read() as tx:
+            rows = tx.attached_vnics(self.pool.type)
+        for seg, port, vnic in rows:
+            b = vnic.binding
+            if b is None or b.datapath_id != datapath_id:
+                continue
+            if port_no is not None:
+                sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+                if b.port_no != port_no and (sp is None or sp.port_no != port_no):
+                    continue
+            segs.add(seg)
+            ports.add(port.id)
+        return segs, ports
+
+    def healthy(self) -> bool:
+        return self.store.ping()

@@ -1,0 +1,54 @@
+"""Port status, kept in memory: it describes the switches now, not durable state.
+
+Every change that can affect a port's traffic bumps the port's generation and
+makes it DOWN. The reconciler notes the generation when it computes flows and,
+after the switch's barrier reply, confirms the port ACTIVE (or ERROR) only if
+nothing changed meanwhile. A restarted controller starts with every port DOWN
+until its switch is reconciled.
+"""
+
+from __future__ import annotations
+
+import threading
+
+ACTIVE = "ACTIVE"
+DOWN = "DOWN"
+ERROR = "ERROR"
+
+
+class StatusBook:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gen: dict[str, int] = {}
+        self._status: dict[str, str] = {}
+
+    def touch(self, port_ids: set[str] | list[str]) -> None:
+        with self._lock:
+            for p in port_ids:
+                self._gen[p] = self._gen.get(p, 0) + 1
+                self._status.pop(p, None)
+
+    def generation(self, port_id: str) -> int:
+        with self._lock:
+            return self._gen.get(port_id, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._gen)
+
+    def confirm(self, port_id: str, generation: int, status: str) -> bool:
+        with self._lock:
+            if self._gen.get(port_id, 0) != generation:
+                return False
+            self._status[port_id] = status
+            return True
+
+    def status(self, port_id: str) -> str:
+        with self._lock:
+            return self._status.get(port_id, DOWN)
+
+    def forget(self, port_id: str) -> None:
+        with self._lock:
+            # A destroyed port's id never comes back (UUIDs), so nothing is lost.
+            self._gen.pop(port_id, None)
+            self._status.pop(port_id, None)

@@ -1,0 +1,325 @@
+"""Durable state in SQLite: networks, ports, VNICs, attachments, bindings, allocations.
+
+One connection, serialised by a lock; every write is one `BEGIN IMMEDIATE`
+transaction committed (WAL, synchronous=FULL) before the caller answers.
+Uniqueness that must never break (segment ids, MACs per tenant, addresses per
+network, one VNIC per port, one VNIC per switch port) is also a constraint of
+the schema, so even a bug in the service cannot hand a value out twice.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .model import Binding, Network, Port, Vnic
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    address_prefix TEXT,
+    segment_type TEXT NOT NULL,
+    segment_id INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (segment_type, segment_id)
+);
+CREATE TABLE ports (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    ip_address TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (network_id, ip_address)
+);
+CREATE INDEX ports_network ON ports(network_id);
+CREATE TABLE vnics (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    mac_address TEXT NOT NULL,
+    port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE RESTRICT,
+    created_at REAL NOT NULL,
+    UNIQUE (tenant_id, mac_address)
+);
+CREATE INDEX vnics_mac ON vnics(mac_address);
+CREATE TABLE bindings (
+    vnic_id TEXT PRIMARY KEY REFERENCES vnics(id) ON DELETE CASCADE,
+    datapath_id TEXT NOT NULL,
+    port_no INTEGER,
+    port_name TEXT,
+    source TEXT NOT NULL CHECK (source IN ('api', 'switch')),
+    UNIQUE (datapath_id, port_no),
+    UNIQUE (datapath_id, port_name)
+);
+"""
+
+
+class StoreError(Exception):
+    """The database file cannot be used (wrong schema version, not a database)."""
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise StoreError(f"store directory {parent} does not exist")
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot use {path} as the store: {e}") from None
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            self._db.execute("BEGIN IMMEDIATE")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("COMMIT")
+            return
+        if "meta" not in tables:
+            raise StoreError(f"{self.path} is a SQLite database but not an sdnapp store")
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            found = row[0] if row else "none"
+            raise StoreError(
+                f"{self.path} has schema version {found}; this sdnapp needs {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    @contextmanager
+    def read(self) -> Iterator[Txn]:
+        with self._lock:
+            yield Txn(self._db)
+
+    @contextmanager
+    def write(self) -> Iterator[Txn]:
+        """One atomic, durable transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Txn(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+_NET_COLS = "id, tenant_id, name, address_prefix, segment_type, segment_id"
+_PORT_COLS = "p.id, p.tenant_id, p.network_id, p.name, p.ip_address, v.id"
+_VNIC_COLS = "v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b.datapath_id, b.port_no, b.port_name, b.source"
+
+
+def _network(r: tuple) -> Network:
+    return Network(*r)
+
+
+def _port(r: tuple) -> Port:
+    return Port(*r)
+
+
+def _vnic(r: tuple) -> Vnic:
+    binding = None if r[5] is None else Binding(int(r[5], 16), r[6], r[7], r[8])
+    return Vnic(r[0], r[1], r[2], r[3], r[4], binding)
+
+
+def _tenant_clause(tenant_id: str | None, col: str) -> tuple[str, tuple[str, ...]]:
+    return ("", ()) if tenant_id is None else (f" WHERE {col} = ?", (tenant_id,))
+
+
+class Txn:
+    """Queries and writes within one transaction (or one locked read)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    # networks
+    def network(self, network_id: str) -> Network | None:
+        r = self.db.execute(f"SELECT {_NET_COLS} FROM networks WHERE id = ?", (network_id,)).fetchone()
+        return None if r is None else _network(r)
+
+    def networks(self, tenant_id: str | None = None) -> list[Network]:
+        where, args = _tenant_clause(tenant_id, "tenant_id")
+        q = f"SELECT {_NET_COLS} FROM networks{where} ORDER BY created_at, id"
+        return [_network(r) for r in self.db.execute(q, args)]
+
+    def insert_network(self, n: Network) -> None:
+        self.db.execute(
+            f"INSERT INTO networks ({_NET_COLS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, time.time()),
+        )
+
+    def delete_network(self, network_id: str) -> None:
+        self.db.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    def free_segment(self, segment_type: str, low: int, high: int) -> int | None:
+        """The lowest segment id in [low, high] no network holds."""
+        used = self.db.execute(
+            "SELECT segment_id FROM networks WHERE segment_type = ? AND segment_id BETWEEN ? AND ? "
+            "ORDER BY segment_id",
+            (segment_type, low, high),
+        )
+        candidate = low
+        for (sid,) in used:
+            if sid > candidate:
+                break
+            candidate = sid + 1
+        return candidate if candidate <= high else None
+
+    # ports
+    def port(self, port_id: str) -> Port | None:
+        r = self.db.execute(
+            f"SELECT {_PORT_COLS} FROM ports p LEFT JOIN vnics v ON v.port_id = p.id WHERE p.id = ?",
+            (port_id,),
+        ).fetchone()
+        return None if r is None else _port(r)
+
+    def ports(self, tenant_id: str | None = None, network_id: str | None = None) -> list[Port]:
+        conds, args = [], []
+        if tenant_id is not None:
+            conds.append("p.tenant_id = ?")
+            args.append(tenant_id)
+        if network_id is not None:
+            conds.append("p.network_id = ?")
+            args.append(network_id)
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        q = (
+            f"SELECT {_PORT_COLS} FROM ports p LEFT JOIN vnics v ON v.port_id = p.id{where} "
+            "ORDER BY p.created_at, p.id"
+        )
+        return [_port(r) for r in self.db.execute(q, args)]
+
+    def used_addresses(self, network_id: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT ip_address FROM ports WHERE network_id = ? AND ip_address IS NOT NULL", (network_id,)
+        )
+        return {r[0] for r in rows}
+
+    def insert_port(self, p: Port) -> None:
+        self.db.execute(
+            "INSERT INTO ports (id, tenant_id, network_id, name, ip_address, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (p.id, p.tenant_id, p.network_id, p.name, p.ip_address, time.time()),
+        )
+
+    def delete_port(self, port_id: str) -> None:
+        self.db.execute("DELETE FROM ports WHERE id = ?", (port_id,))
+
+    def network_has_attachment(self, network_id: str) -> bool:
+        r = self.db.execute(
+            "SELECT 1 FROM ports p JOIN vnics v ON v.port_id = p.id WHERE p.network_id = ? LIMIT 1",
+            (network_id,),
+        ).fetchone()
+        return r is not None
+
+    # vnics
+    def vnic(self, vnic_id: str) -> Vnic | None:
+        r = self.db.execute(
+            f"SELECT {_VNIC_COLS} FROM vnics v LEFT JOIN bindings b ON b.vnic_id = v.id WHERE v.id = ?",
+            (vnic_id,),
+        ).fetchone()
+        return None if r is None else _vnic(r)
+
+    def vnics(self, tenant_id: str | None = None) -> list[Vnic]:
+        where, args = _tenant_clause(tenant_id, "v.tenant_id")
+        q = (
+            f"SELECT {_VNIC_COLS} FROM vnics v LEFT JOIN bindings b ON b.vnic_id = v.id{where} "
+            "ORDER BY v.created_at, v.id"
+        )
+        return [_vnic(r) for r in self.db.execute(q, args)]
+
+    def mac_in_use(self, mac: str, tenant_id: str | None = None) -> bool:
+        if tenant_id is None:
+            r = self.db.execute("SELECT 1 FROM vnics WHERE mac_address = ? LIMIT 1", (mac,)).fetchone()
+        else:
+            r = self.db.execute(
+                "SELECT 1 FROM vnics WHERE mac_address = ? AND tenant_id = ? LIMIT 1", (mac, tenant_id)
+            ).fetchone()
+        return r is not None
+
+    def mac_in_network(self, mac: str, network_id: str) -> str | None:
+        r = self.db.execute(
+            "SELECT v.id FROM vnics v JOIN ports p ON v.port_id = p.id WHERE v.mac_address = ? AND p.network_id = ?",
+            (mac, network_id),
+        ).fetchone()
+        return None if r is None else str(r[0])
+
+    def insert_vnic(self, v: Vnic) -> None:
+        self.db.execute(
+            "INSERT INTO vnics (id, tenant_id, name, mac_address, port_id, created_at) VALUES (?, ?, ?, ?, NULL, ?)",
+            (v.id, v.tenant_id, v.name, v.mac_address, time.time()),
+        )
+
+    def delete_vnic(self, vnic_id: str) -> None:
+        self.db.execute("DELETE FROM vnics WHERE id = ?", (vnic_id,))
+
+    def set_attachment(self, vnic_id: str, port_id: str | None) -> None:
+        self.db.execute("UPDATE vnics SET port_id = ? WHERE id = ?", (port_id, vnic_id))
+
+    # bindings
+    def binding_holder(self, dpid: int, port_no: int | None, port_name: str | None) -> str | None:
+        """The VNIC bound to that switch port, by number or by name."""
+        r = self.db.execute(
+            "SELECT vnic_id FROM bindings WHERE datapath_id = ? AND ((? IS NOT NULL AND port_no = ?) "
+            "OR (? IS NOT NULL AND port_name = ?))",
+            (f"{dpid:016x}", port_no, port_no, port_name, port_name),
+        ).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_binding(self, vnic_id: str, b: Binding) -> None:
+        self.db.execute("DELETE FROM bindings WHERE vnic_id = ?", (vnic_id,))
+        self.db.execute(
+            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source) VALUES (?, ?, ?, ?, ?)",
+            (vnic_id, f"{b.datapath_id:016x}", b.port_no, b.port_name, b.source),
+        )
+
+    def delete_binding(self, vnic_id: str) -> None:
+        self.db.execute("DELETE FROM bindings WHERE vnic_id = ?", (vnic_id,))
+
+    # what the data plane needs
+    def attached_vnics(self, segment_type: str, segment_id: int | None = None) -> list[tuple[int, Port, Vnic]]:
+        """(segment id, port, vnic) of every plugged and bound VNIC, for one segment or all."""
+        q = (
+            f"SELECT n.segment_id, {_PORT_COLS}, {_VNIC_COLS} FROM networks n "
+            "JOIN ports p ON p.network_id = n.id JOIN vnics v ON v.port_id = p.id "
+            "JOIN bindings b ON b.vnic_id = v.id WHERE n.segment_type = ?"
+        )
+        args: tuple[object, ...] = (segment_type,)
+        if segment_id is not None:
+            q += " AND n.segment_id = ?"
+            args += (segment_id,)
+        out = []
+        for r in self.db.execute(q, args):
+            out.append((int(r[0]), _port(r[1:7]), _vnic(r[7:])))
+        return out
+
+    def segments(self, segment_type: str) -> list[int]:
+        rows = self.db.execute("SELECT segment_id FROM networks WHERE segment_type = ?", (segment_type,))
+        return [int(r[0]) for r in rows]

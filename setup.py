@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="sdnapp",
+    version="0.1.0",
+    description="Tenant layer-2 networks on OpenFlow switches: an os-ken application with a REST API",
+    python_requires=">=3.11",
+    packages=find_packages(include=["sdnapp", "flows", "topology", "rest", "testbeds", "sdnapp.*", "flows.*",
+                                    "topology.*", "rest.*", "testbeds.*"]),
+    install_requires=[
+        "os-ken>=4.0.0",
+        "WebOb>=1.8.7",
+        "netaddr>=0.10.0",
+        "waitress>=3.0.0",
+        "PyYAML>=6.0",
+        "jsonschema>=4.17",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.0",
+            "hypothesis>=6.100",
+            "scapy>=2.5.0",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML>=6.0",
+            "types-jsonschema>=4.17",
+        ],
+    },
+    entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},
+)

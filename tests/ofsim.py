@@ -1,0 +1,223 @@
+"""A small OpenFlow 1.3 table simulator over `flows.model` values.
+
+Enough of the spec to run frames through the tables this application compiles
+and see where they come out: multi-table lookup, priorities, the match fields
+the pipeline uses (masked or not), apply-actions in order, goto. Anything the
+pipeline should never produce (overlapping flows of equal priority, a second
+VLAN tag, goto backwards, output to a port the switch lacks) raises, because a
+real switch would either reject it or behave in an unspecified way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from flows.diff import FlowDiff
+from flows.model import (
+    OFPP_CONTROLLER,
+    OFPP_IN_PORT,
+    OFPVID_NONE,
+    OFPVID_PRESENT,
+    Action,
+    Flow,
+    MatchValue,
+    Opaque,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetField,
+)
+
+FlowModKind = Literal["add", "modify", "delete"]
+FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
+
+_MAC_FIELDS = frozenset({"eth_src", "eth_dst"})
+_IPV4_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"})
+# OXM prerequisites: a flow matching these fields without the eth_type is rejected.
+_PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa": 0x0806}
+_KNOWN_FIELDS = frozenset({"in_port", "vlan_vid", "eth_type"}) | _MAC_FIELDS | _IPV4_FIELDS
+
+
+@dataclass(frozen=True)
+class Packet:
+    in_port: int
+    eth_src: str
+    eth_dst: str
+    vlan_vid: int | None = None  # None: untagged; else the 12-bit VLAN id
+    eth_type: int = 0x0806  # the payload's ethertype (after any VLAN tag)
+    ipv4_src: str | None = None
+    ipv4_dst: str | None = None
+    arp_spa: str | None = None
+    arp_tpa: str | None = None
+
+
+def mac_to_int(mac: str) -> int:
+    octets = mac.split(":")
+    if len(octets) != 6 or not all(len(o) == 2 for o in octets):
+        raise ValueError(f"bad MAC address {mac!r}")
+    return int("".join(octets), 16)
+
+
+def _value_to_int(name: str, value: int | str) -> int:
+    if isinstance(value, int):
+        return value
+    if name in _MAC_FIELDS:
+        return mac_to_int(value)
+    if name in _IPV4_FIELDS:
+        return int(ipaddress.IPv4Address(value))
+    raise ValueError(f"field {name} takes an int, not {value!r}")
+
+
+def _split(name: str, value: MatchValue) -> tuple[int, int]:
+    """A match value as (value, mask) integers; unmasked means all ones."""
+    if isinstance(value, tuple):
+        v, m = _value_to_int(name, value[0]), _value_to_int(name, value[1])
+        if v & ~m:
+            raise ValueError(f"{name}: value {value[0]} has bits outside mask {value[1]}")
+        return v, m
+    return _value_to_int(name, value), -1
+
+
+def _packet_field(packet: Packet, name: str) -> int | None:
+    """The field as the OXM sees it; None when the packet lacks it."""
+    if name == "vlan_vid":
+        return OFPVID_NONE if packet.vlan_vid is None else OFPVID_PRESENT | packet.vlan_vid
+    raw: int | str | None = getattr(packet, name)
+    return None if raw is None else _value_to_int(name, raw)
+
+
+def _matches(flow: Flow, packet: Packet) -> bool:
+    for name, value in flow.match:
+        have = _packet_field(packet, name)
+        v, m = _split(name, value)
+        if have is None or have & m != v & m:
+            return False
+    return True
+
+
+def _check_flow(flow: Flow) -> None:
+    """Reject what a switch would reject when the flow is added."""
+    fields = flow.match_dict()
+    for name, value in flow.match:
+        if name not in _KNOWN_FIELDS:
+            raise ValueError(f"simulator does not know match field {name!r}: {flow}")
+        _split(name, value)
+        if name in _PREREQ and fields.get("eth_type") != _PREREQ[name]:
+            raise ValueError(f"{name} needs eth_type={_PREREQ[name]:#x}: {flow}")
+    if flow.goto is not None and flow.goto <= flow.table:
+        raise ValueError(f"goto must go to a later table: {flow}")
+
+
+class FakeSwitch:
+    def __init__(self, datapath_id: int, port_nos: set[int] | list[int] | tuple[int, ...]) -> None:
+        self.datapath_id = datapath_id
+        self.port_nos = frozenset(port_nos)
+        self.flows: dict[int, dict[FlowKey, Flow]] = {}
+
+    def all_flows(self) -> list[Flow]:
+        return [f for t in sorted(self.flows) for f in self.flows[t].values()]
+
+    def apply(self, kind: FlowModKind, flow: Flow) -> None:
+        """One flow-mod, strict (matched on table, priority and match exactly).
+
+        As OpenFlow 1.3 says (and OVS does): "add" replaces an entry with the
+        same identity outright; "modify" replaces its instructions but keeps
+        its cookie, and does nothing if there is no such entry.
+        """
+        table = self.flows.setdefault(flow.table, {})
+        if kind == "add":
+            _check_flow(flow)
+            table[flow.key] = flow
+        elif kind == "modify":
+            _check_flow(flow)
+            old = table.get(flow.key)
+            if old is not None:
+                table[flow.key] = replace(flow, cookie=old.cookie)
+        elif kind == "delete":
+            table.pop(flow.key, None)
+        else:
+            raise ValueError(f"unknown flow-mod kind {kind!r}")
+
+    def install(self, flows: Iterable[Flow]) -> None:
+        for f in flows:
+            self.apply("add", f)
+
+    def apply_diff(self, d: FlowDiff) -> int:
+        """Apply a diff the way reconciliation must send it; return the message count.
+
+        Changed flows go as "add": only that replaces the cookie too, and
+        diff() reports a cookie change as a change.
+        """
+        for f in d.delete:
+            self.apply("delete", f)
+        for f in d.modify:
+            self.apply("add", f)
+        for f in d.add:
+            self.apply("add", f)
+        return len(d)
+
+    def lookup(self, table_id: int, packet: Packet) -> Flow | None:
+        hits = [f for f in self.flows.get(table_id, {}).values() if _matches(f, packet)]
+        if not hits:
+            return None
+        top = max(f.priority for f in hits)
+        best = [f for f in hits if f.priority == top]
+        if len(best) > 1:
+            raise AssertionError("overlapping flows of equal priority: " + " | ".join(map(str, best)))
+        return best[0]
+
+    def process(self, packet: Packet) -> list[tuple[int, Packet]]:
+        """Run one frame through the pipeline; return (out_port, frame as emitted)."""
+        if packet.in_port not in self.port_nos:
+            raise ValueError(f"switch {self.datapath_id:#x} has no port {packet.in_port}")
+        if packet.vlan_vid is not None and not 0 <= packet.vlan_vid < 0x1000:
+            raise ValueError(f"bad VLAN id {packet.vlan_vid}")
+        out: list[tuple[int, Packet]] = []
+        table_id: int | None = 0
+        while table_id is not None:
+            flow = self.lookup(table_id, packet)
+            if flow is None:
+                break  # OpenFlow 1.3 table-miss default: drop
+            if flow.extra:
+                raise NotImplementedError(f"simulator cannot run instructions {flow.extra}")
+            for action in flow.actions:
+                packet = self._act(action, packet, out, flow)
+            table_id = flow.goto
+        return out
+
+    def _act(self, action: Action, packet: Packet, out: list[tuple[int, Packet]], flow: Flow) -> Packet:
+        if isinstance(action, Output):
+            port = action.port
+            if port == OFPP_IN_PORT:
+                out.append((packet.in_port, packet))
+            elif port == OFPP_CONTROLLER:
+                out.append((port, packet))
+            elif port not in self.port_nos:
+                raise AssertionError(f"output to missing port {port}: {flow}")
+            elif port != packet.in_port:  # never back out the ingress port unless IN_PORT
+                out.append((port, packet))
+            return packet
+        if isinstance(action, PushVlan):
+            if packet.vlan_vid is not None:
+                raise AssertionError(f"push_vlan on a tagged frame: {flow}")
+            return replace(packet, vlan_vid=0)
+        if isinstance(action, PopVlan):
+            if packet.vlan_vid is None:
+                raise AssertionError(f"pop_vlan on an untagged frame: {flow}")
+            return replace(packet, vlan_vid=None)
+        if isinstance(action, SetField):
+            if action.name == "vlan_vid":
+                if packet.vlan_vid is None:
+                    raise AssertionError(f"set vlan_vid on an untagged frame: {flow}")
+                return replace(packet, vlan_vid=_value_to_int("vlan_vid", action.value) & 0x0FFF)
+            if action.name == "eth_src" and isinstance(action.value, str):
+                return replace(packet, eth_src=action.value)
+            if action.name == "eth_dst" and isinstance(action.value, str):
+                return replace(packet, eth_dst=action.value)
+            raise NotImplementedError(f"set_field {action.name}")
+        if isinstance(action, Opaque):
+            raise NotImplementedError(f"simulator cannot run {action}")
+        raise TypeError(f"not an action: {action!r}")  # pragma: no cover

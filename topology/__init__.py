@@ -1,0 +1,1 @@
+"""Pure topology: switches, their ports, and (later) the links between them."""

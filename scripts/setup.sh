@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what sdnapp needs on Debian 12 (as root) and starts Open vSwitch.
+# Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(openvswitch-switch mininet ethtool tcpdump iproute2 iputils-ping python3-venv python3-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's mininet lives in the system Python's site-packages: the venv is made
+# from /usr/bin/python3 with system site packages so it sees both.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+if ! .venv/bin/python -c "import sdnapp, pytest, scapy" 2>/dev/null || [ setup.py -nt .venv/.installed ]; then
+  echo "setup: installing sdnapp and its test tools into .venv"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[test]' >/dev/null
+  touch .venv/.installed
+fi
+
+# Open vSwitch: these machines have no kernel module; bridges use the userspace
+# datapath, which needs only the daemons.
+if ! ovs-vsctl --timeout=2 show >/dev/null 2>&1; then
+  echo "setup: starting Open vSwitch"
+  /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >/dev/null 2>&1 || true
+  ovs-vsctl --timeout=10 show >/dev/null
+fi

@@ -1,0 +1,1 @@
+"""Testbeds: the real sdnapp process, Mininet topologies and scenario runners for tests, demo and benchmarks."""

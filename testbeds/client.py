@@ -1,0 +1,102 @@
+"""A small client of sdnapp's REST API (standard library only), as a compute service would use it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"{status} {err.get('type')}: {err.get('message')}")
+        self.status = status
+        self.type = err.get("type")
+        self.body = body
+
+
+class Client:
+    def __init__(self, base_url: str, project: str = "demo", admin: bool = False, token: str | None = None) -> None:
+        self.base = base_url.rstrip("/")
+        self.headers = {"X-Project-Id": project}
+        if admin:
+            self.headers["X-Roles"] = "admin"
+        if token is not None:
+            self.headers = {"X-Auth-Token": token}
+
+    def as_project(self, project: str, admin: bool = False) -> Client:
+        return Client(self.base, project, admin)
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw) if raw else None
+            except ValueError:
+                return e.code, {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
+
+    def _ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, out = self.call(method, path, body)
+        if status >= 300:
+            raise ApiError(status, out or {})
+        return out
+
+    def get(self, path: str) -> Any:
+        return self._ok("GET", path)
+
+    def create_network(self, name: str = "", address_prefix: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name}
+        if address_prefix:
+            body["address_prefix"] = address_prefix
+        return self._ok("POST", "/v1/networks", {"network": body})["network"]  # type: ignore[no-any-return]
+
+    def create_port(self, network_id: str, name: str = "") -> dict[str, Any]:
+        return self._ok("POST", f"/v1/networks/{network_id}/ports", {"port": {"name": name}})["port"]  # type: ignore[no-any-return]
+
+    def create_vnic(self, mac: str | None = None, name: str = "") -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name}
+        if mac:
+            body["mac_address"] = mac
+        return self._ok("POST", "/v1/vnics", {"vnic": body})["vnic"]  # type: ignore[no-any-return]
+
+    def plug(self, port_id: str, vnic_id: str) -> None:
+        self._ok("PUT", f"/v1/ports/{port_id}/attachment", {"attachment": {"vnic_id": vnic_id}})
+
+    def unplug(self, vnic_id: str) -> None:
+        self._ok("DELETE", f"/v1/vnics/{vnic_id}/attachment")
+
+    def bind(self, vnic_id: str, datapath_id: str, port_name: str) -> None:
+        self._ok(
+            "PUT", f"/v1/vnics/{vnic_id}/binding",
+            {"binding": {"datapath_id": datapath_id, "port_name": port_name}},
+        )
+
+    def delete(self, path: str) -> None:
+        self._ok("DELETE", path)
+
+    def port(self, port_id: str) -> dict[str, Any]:
+        return self._ok("GET", f"/v1/ports/{port_id}")["port"]  # type: ignore[no-any-return]
+
+    def wait_status(self, port_ids: list[str], status: str = "ACTIVE", timeout: float = 30.0) -> float:
+        """Poll until every port has `status`; returns the seconds it took."""
+        start = time.monotonic()
+        pending = set(port_ids)
+        while True:
+            pending = {p for p in pending if self.port(p)["status"] != status}
+            if not pending:
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                raise TimeoutError(f"ports not {status} after {timeout}s: {sorted(pending)}")
+            time.sleep(0.005)

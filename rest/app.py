@@ -80,7 +80,8 @@ _VALIDATORS = {
 def _schema_message(e: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in e.absolute_path) or "body"
     if e.validator == "additionalProperties":
-        return f"{where}: {e.message.replace('were unexpected', 'are not allowed').replace('was unexpected', 'is not allowed')}"
+        msg = e.message.replace("were unexpected", "are not allowed").replace("was unexpected", "is not allowed")
+        return f"{where}: {msg}"
     if e.validator == "oneOf" and where.endswith("binding"):
         return f"{where}: give exactly one of port_name and port_no"
     return f"{where}: {e.message}"
@@ -114,7 +115,8 @@ class Api:
                 resp.headers["Allow"] = ", ".join(allowed)
                 return resp(environ, start_response)
         except Exception:
-            LOG.exception("unexpected error on %s %s", req.method, req.path_info)
+            # PATH_INFO as the server gave it: req.path_info raises on a path that is not UTF-8.
+            LOG.exception("unexpected error on %s %r", req.method, environ.get("PATH_INFO", "")[:200])
             status, body = 500, {"error": {"type": "InternalError", "message": "internal error; see the service log"}}
         return self._response(status, body)(environ, start_response)
 
@@ -133,7 +135,10 @@ class Api:
         return [r.method for r in ROUTES if r.regex.match(path)]
 
     def _dispatch(self, req: Request) -> tuple[int, Body]:
-        path = req.path_info
+        try:
+            path = req.path_info
+        except UnicodeDecodeError:
+            raise errors.NotFound("no resource at a path that is not UTF-8") from None
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         route, params = None, {}
@@ -159,7 +164,11 @@ class Api:
 
     def _query(self, req: Request, route: Route) -> dict[str, str]:
         out: dict[str, str] = {}
-        for k, v in req.GET.items():
+        try:
+            items = list(req.GET.items())
+        except UnicodeDecodeError:
+            raise errors.BadRequest("the query string is not UTF-8") from None
+        for k, v in items:
             if k not in route.query:
                 raise errors.BadRequest(f"unknown query parameter {k[:64]!r}")
             if k in out:
@@ -194,8 +203,12 @@ class Api:
             raise errors.UnsupportedMediaType("the body must be UTF-8 encoded JSON")
         try:
             doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise errors.BadRequest(f"the body is not valid JSON: {e}") from None
+            # A lone surrogate (\ud800) parses but cannot be stored: refuse it here.
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise errors.BadRequest("the body is not valid JSON: nested too deeply") from None
+        except (UnicodeError, ValueError) as e:
+            raise errors.BadRequest(f"the body is not valid JSON: {str(e)[:200]}") from None
         errs = sorted(_VALIDATORS[id(route.body)].iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errs:
             raise errors.BadRequest(_schema_message(errs[0]))

@@ -60,16 +60,16 @@ class Client:
         body: dict[str, Any] = {"name": name}
         if address_prefix:
             body["address_prefix"] = address_prefix
-        return self._ok("POST", "/v1/networks", {"network": body})["network"]  # type: ignore[no-any-return]
+        return self._ok("POST", "/v1/networks", {"network": body})["network"]
 
     def create_port(self, network_id: str, name: str = "") -> dict[str, Any]:
-        return self._ok("POST", f"/v1/networks/{network_id}/ports", {"port": {"name": name}})["port"]  # type: ignore[no-any-return]
+        return self._ok("POST", f"/v1/networks/{network_id}/ports", {"port": {"name": name}})["port"]
 
     def create_vnic(self, mac: str | None = None, name: str = "") -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}
         if mac:
             body["mac_address"] = mac
-        return self._ok("POST", "/v1/vnics", {"vnic": body})["vnic"]  # type: ignore[no-any-return]
+        return self._ok("POST", "/v1/vnics", {"vnic": body})["vnic"]
 
     def plug(self, port_id: str, vnic_id: str) -> None:
         self._ok("PUT", f"/v1/ports/{port_id}/attachment", {"attachment": {"vnic_id": vnic_id}})
@@ -87,7 +87,7 @@ class Client:
         self._ok("DELETE", path)
 
     def port(self, port_id: str) -> dict[str, Any]:
-        return self._ok("GET", f"/v1/ports/{port_id}")["port"]  # type: ignore[no-any-return]
+        return self._ok("GET", f"/v1/ports/{port_id}")["port"]
 
     def wait_status(self, port_ids: list[str], status: str = "ACTIVE", timeout: float = 30.0) -> float:
         """Poll until every port has `status`; returns the seconds it took."""

@@ -209,7 +209,7 @@ class SdnApp(app_manager.OSKenApp):
         self.reconciler.topology.port_changed(msg.datapath.id, port, deleted=deleted)
         LOG.info("switch %016x port %d (%s) %s", msg.datapath.id, port.port_no, port.name,
                  "deleted" if deleted else ("up" if port.up else "down"))
-        self.reconciler.port_changed(msg.datapath.id, port.port_no)
+        self.reconciler.port_changed(msg.datapath.id, port)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev: Any) -> None:

@@ -74,6 +74,7 @@ class Reconciler:
         self.channel = channel
         self.segment_flows = segment_flows
         self.stats = Stats()
+        self.retry_delay = 2.0
         self._installed: dict[int, InstalledTable] = {}
         self._pending: dict[int, set[int]] = {}
         self._cond = threading.Condition()
@@ -103,8 +104,8 @@ class Reconciler:
         _, ports = self.svc.ports_bound_on(dpid)
         self.status.touch(ports)
 
-    def port_changed(self, dpid: int, port_no: int) -> None:
-        segs, ports = self.svc.ports_bound_on(dpid, port_no)
+    def port_changed(self, dpid: int, port: SwitchPort) -> None:
+        segs, ports = self.svc.ports_bound_on(dpid, port)
         self.status.touch(ports)
         if segs:
             self._schedule(dpid, segs)
@@ -112,6 +113,11 @@ class Reconciler:
     def segments_changed(self, segments: set[int]) -> None:
         for dpid in self.topology.connected():
             self._schedule(dpid, segments)
+
+    def _retry_later(self, dpid: int) -> None:
+        t = threading.Timer(self.retry_delay, self._schedule, (dpid, {FULL}))
+        t.daemon = True
+        t.start()
 
     def _schedule(self, dpid: int, work: set[int]) -> None:
         with self._cond:
@@ -142,14 +148,22 @@ class Reconciler:
                 self._busy = True
             try:
                 self.run_job(dpid, work)
-            except SwitchGone:
-                LOG.info("switch %016x went away during reconciliation", dpid)
+            except SwitchGone as e:
+                # What the switch applied is unknown now: forget the cache so the
+                # next job reads the switch back, and retry soon if it is still here.
+                LOG.warning("switch %016x did not complete reconciliation: %s", dpid, e)
+                with self._cond:
+                    self._installed.pop(dpid, None)
+                if dpid in self.topology.connected():
+                    self._retry_later(dpid)
             except Exception:
                 # A bug must not stop reconciliation of every other switch;
                 # the switch is read back in full next time.
                 LOG.exception("reconciling switch %016x failed", dpid)
                 with self._cond:
                     self._installed.pop(dpid, None)
+                if dpid in self.topology.connected():
+                    self._retry_later(dpid)
             finally:
                 with self._cond:
                     self._busy = False
@@ -168,12 +182,7 @@ class Reconciler:
         # Generations are read before the state, so a change committed after the
         # state was read can never be confirmed by flows computed without it.
         generations = self.status.snapshot()
-        if full:
-            states = self.svc.segment_states()
-        else:
-            states = {}
-            for seg in work:
-                states.update(self.svc.segment_states(seg))
+        states = self.svc.segment_states(None if full else work)
         with self._cond:
             table = self._installed.get(dpid)
         if table is None:  # disconnected meanwhile

@@ -11,11 +11,11 @@ import ipaddress
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from flows.state import Member, SegmentState
-from topology.switches import Topology
+from topology.switches import SwitchPort, Topology
 
 from . import errors, validate
 from .model import Binding, Caller, Network, Port, Vnic
@@ -349,14 +349,23 @@ class NetworkService:
         self._changed({seg}, {v.port_id})
 
     # what the data plane needs -------------------------------------------
-    def segment_states(self, segment_id: int | None = None) -> dict[int, SegmentState]:
-        """Desired state per segment: members whose switch port the switch has reported.
+    def segment_states(self, segment_ids: Iterable[int] | None = None) -> dict[int, SegmentState]:
+        """Desired state per segment, read in one transaction: members whose switch port is known.
 
-        With `segment_id` only that segment (possibly with no members).
+        With `segment_ids`, those segments (each present, possibly with no members).
+        A switch port belongs to the VNIC bound to it first: a later binding that
+        turns out to name the same port (one by name, one by number, made before
+        the switch reported its ports) stays without flows rather than clash.
         """
         with self.store.read() as tx:
-            rows = tx.attached_vnics(self.pool.type, segment_id)
-            segments = [segment_id] if segment_id is not None else tx.segments(self.pool.type)
+            rows = tx.attached_vnics(self.pool.type, segment_ids)
+            segments = list(segment_ids) if segment_ids is not None else tx.segments(self.pool.type)
+            claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
+        owner: dict[tuple[int, int], str] = {}
+        for vnic_id, b in claims:
+            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+            if sp is not None:
+                owner.setdefault((b.datapath_id, sp.port_no), vnic_id)
         members: dict[int, list[Member]] = {s: [] for s in segments}
         for seg, port, vnic in rows:
             b = vnic.binding
@@ -364,13 +373,24 @@ class NetworkService:
             sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
             if sp is None:
                 continue
+            holder = owner.get((b.datapath_id, sp.port_no))
+            if holder != vnic.id:
+                LOG.warning(
+                    "vnic %s and vnic %s are bound to one switch port %s/%d; the first binding keeps it",
+                    holder, vnic.id, validate.format_dpid(b.datapath_id), sp.port_no,
+                )
+                continue
             members.setdefault(seg, []).append(
                 Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no)
             )
         return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
 
-    def ports_bound_on(self, datapath_id: int, port_no: int | None = None) -> tuple[set[int], set[str]]:
-        """Segments and port ids of plugged VNICs bound to a switch (or one of its ports)."""
+    def ports_bound_on(self, datapath_id: int, switch_port: SwitchPort | None = None) -> tuple[set[int], set[str]]:
+        """Segments and port ids of plugged VNICs bound to a switch, or to one of its ports.
+
+        The switch port is matched by number or by name, so it works for a port
+        the switch has just deleted (and the topology no longer knows).
+        """
         segs: set[int] = set()
         ports: set[str] = set()
         with self.store.read() as tx:
@@ -379,10 +399,11 @@ class NetworkService:
             b = vnic.binding
             if b is None or b.datapath_id != datapath_id:
                 continue
-            if port_no is not None:
-                sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
-                if b.port_no != port_no and (sp is None or sp.port_no != port_no):
-                    continue
+            if switch_port is not None and not (
+                (b.port_no is not None and b.port_no == switch_port.port_no)
+                or (b.port_name is not None and b.port_name == switch_port.name)
+            ):
+                continue
             segs.add(seg)
             ports.add(port.id)
         return segs, ports

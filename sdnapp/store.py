@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from .model import Binding, Network, Port, Vnic
@@ -304,21 +304,36 @@ class Txn:
         self.db.execute("DELETE FROM bindings WHERE vnic_id = ?", (vnic_id,))
 
     # what the data plane needs
-    def attached_vnics(self, segment_type: str, segment_id: int | None = None) -> list[tuple[int, Port, Vnic]]:
-        """(segment id, port, vnic) of every plugged and bound VNIC, for one segment or all."""
+    def attached_vnics(
+        self, segment_type: str, segment_ids: Iterable[int] | None = None
+    ) -> list[tuple[int, Port, Vnic]]:
+        """(segment id, port, vnic) of every plugged and bound VNIC, for some segments or all."""
         q = (
             f"SELECT n.segment_id, {_PORT_COLS}, {_VNIC_COLS} FROM networks n "
             "JOIN ports p ON p.network_id = n.id JOIN vnics v ON v.port_id = p.id "
             "JOIN bindings b ON b.vnic_id = v.id WHERE n.segment_type = ?"
         )
-        args: tuple[object, ...] = (segment_type,)
-        if segment_id is not None:
-            q += " AND n.segment_id = ?"
-            args += (segment_id,)
+        args: list[object] = [segment_type]
+        if segment_ids is not None:
+            ids = sorted(set(segment_ids))
+            q += f" AND n.segment_id IN ({', '.join('?' * len(ids))})"
+            args.extend(ids)
         out = []
         for r in self.db.execute(q, args):
             out.append((int(r[0]), _port(r[1:7]), _vnic(r[7:])))
         return out
+
+    def bindings_on(self, dpids: Iterable[int]) -> list[tuple[str, Binding]]:
+        """Every binding on these switches, oldest first."""
+        keys = sorted({f"{d:016x}" for d in dpids})
+        if not keys:
+            return []
+        rows = self.db.execute(
+            "SELECT vnic_id, datapath_id, port_no, port_name, source FROM bindings "
+            f"WHERE datapath_id IN ({', '.join('?' * len(keys))}) ORDER BY rowid",
+            keys,
+        )
+        return [(str(r[0]), Binding(int(r[1], 16), r[2], r[3], r[4])) for r in rows]
 
     def segments(self, segment_type: str) -> list[int]:
         rows = self.db.execute("SELECT segment_id FROM networks WHERE segment_type = ?", (segment_type,))

@@ -24,6 +24,7 @@ setup(
             "mypy>=1.10",
             "types-PyYAML>=6.0",
             "types-jsonschema>=4.17",
+            "openapi-spec-validator>=0.7",
         ],
     },
     entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},

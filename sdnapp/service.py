@@ -362,10 +362,10 @@ class NetworkService:
             segments = list(segment_ids) if segment_ids is not None else tx.segments(self.pool.type)
             claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
         owner: dict[tuple[int, int], str] = {}
-        for vnic_id, b in claims:
-            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+        for vnic_id, claim in claims:
+            sp = self.topology.resolve(claim.datapath_id, claim.port_no, claim.port_name)
             if sp is not None:
-                owner.setdefault((b.datapath_id, sp.port_no), vnic_id)
+                owner.setdefault((claim.datapath_id, sp.port_no), vnic_id)
         members: dict[int, list[Member]] = {s: [] for s in segments}
         for seg, port, vnic in rows:
             b = vnic.binding

@@ -132,6 +132,8 @@ class Api:
         )
 
     def _allowed(self, path: str) -> list[str]:
+        if len(path) > 1:
+            path = path.rstrip("/")  # as _dispatch matches it
         return [r.method for r in ROUTES if r.regex.match(path)]
 
     def _dispatch(self, req: Request) -> tuple[int, Body]:

@@ -224,7 +224,7 @@ _STATUS_TEXT = {
 def _error(status: int, types: list[str]) -> Doc:
     """An error response whose `error.type` is one of `types`."""
     return {
-        "description": f"{_STATUS_TEXT[status]}: {', '.join(types)}",
+        "description": f"{_STATUS_TEXT[status]}: {' or '.join(types)}",
         "content": {
             JSON: {
                 "schema": {

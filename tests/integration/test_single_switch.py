@@ -130,3 +130,19 @@ def _wait_unreachable(bed: Bed, src: str, ip: str, timeout: float = 5.0) -> None
     while ss.ping(bed.net, src, ip):
         assert time.monotonic() < deadline, f"{src} still reaches {ip}"
         time.sleep(0.1)
+
+
+def test_switch_port_down_makes_the_port_down_and_back(bed: Bed) -> None:
+    h2 = bed.sc.hosts["h2"]
+    red = bed.admin.as_project("red")
+    node = bed.host("h2")
+    intf = node.defaultIntf()
+    node.cmd(f"ip link set {intf} down")  # the switch sees its veth peer lose carrier
+    try:
+        red.wait_status([h2.port_id], "DOWN", timeout=10)
+        switch = bed.admin.get("/v1/switches")["switches"][0]
+        assert {p["name"]: p["up"] for p in switch["ports"]}[h2.switch_port] is False
+    finally:
+        node.cmd(f"ip link set {intf} up")
+    red.wait_status([h2.port_id], "ACTIVE", timeout=10)
+    assert ss.ping(bed.net, "h1", h2.ip, count=3)

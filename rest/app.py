@@ -200,7 +200,7 @@ class Api:
             raise errors.UnsupportedMediaType(
                 f"the body must be application/json, not {ctype[:64] or 'untyped'}"
             )
-        charset = (req.headers.get("Content-Type", "").lower().partition("charset=")[2] or "utf-8").strip()
+        charset = (req.headers.get("Content-Type", "").lower().partition("charset=")[2] or "utf-8").strip(" \"'")
         if charset not in ("utf-8", "utf8"):
             raise errors.UnsupportedMediaType("the body must be UTF-8 encoded JSON")
         try:
@@ -321,8 +321,8 @@ class Api:
         return 201, {"port": views.port(p, self.svc)}
 
     def h_list_network_ports(self, caller: Caller, network_id: str, **_: Any) -> tuple[int, Body]:
-        self.svc.get_network(caller, network_id)
-        ps = self.svc.list_ports(caller, network_id=network_id)
+        n = self.svc.get_network(caller, network_id)
+        ps = self.svc.list_ports(caller, network_id=n.id)
         return 200, {"ports": [views.port(p, self.svc) for p in ps]}
 
     # operations (admin)

@@ -394,7 +394,7 @@ def _paths() -> Doc:
             "get": _op(
                 "list_ports", "ports", "list_ports()",
                 _ok(200, "PortsResponse", "The caller's ports (an admin's: all, or one project's)"),
-                {404: ["NetworkNotFound"]},
+                {},
                 params=("network_id_filter", "tenant_id"),
             ),
         },

@@ -31,7 +31,7 @@ NETWORK_CREATE = _wrapped(
     "network",
     {
         "type": "object",
-        "properties": {"name": _NAME, "address_prefix": {"type": "string", "maxLength": 18}},
+        "properties": {"name": _NAME, "address_prefix": {"type": ["string", "null"], "maxLength": 18}},
         "additionalProperties": False,
     },
 )

@@ -193,12 +193,13 @@ class NetworkService:
             addr += 1
         raise errors.AddressPoolExhausted(f"network {n.id} has no free address in {n.address_prefix}")
 
-    def list_ports(self, caller: Caller, network_id: str | None = None, tenant_filter: str | None = None) -> list[Port]:
+    def list_ports(
+        self, caller: Caller, network_id: str | None = None, tenant_filter: str | None = None
+    ) -> list[Port]:
         with self.store.read() as tx:
-            if network_id is not None:
-                n = self._network(tx, caller, network_id)
-                return tx.ports(network_id=n.id)
-            return tx.ports(tenant_id=self._scope(caller, tenant_filter))
+            # A filter naming no network the caller can see matches nothing (as a
+            # filter does), and tells nothing about other tenants' networks.
+            return tx.ports(tenant_id=self._scope(caller, tenant_filter), network_id=network_id)
 
     def get_port(self, caller: Caller, port_id: str) -> Port:
         with self.store.read() as tx:

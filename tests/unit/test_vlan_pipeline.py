@@ -220,7 +220,7 @@ def layouts(draw: st.DrawFn) -> dict[int, list[Member]]:
     ports = draw(st.lists(st.integers(1, 0xFFFFFF00), min_size=n, max_size=n, unique=True))
     nets = draw(st.lists(st.sampled_from(vids), min_size=n, max_size=n))
     out: dict[int, list[Member]] = {vid: [] for vid in vids}
-    for i, (mac, port, vid) in enumerate(zip(macs, ports, nets)):
+    for i, (mac, port, vid) in enumerate(zip(macs, ports, nets, strict=True)):
         text = f"{(0x02 << 40) | mac:012x}"
         mac_str = ":".join(text[j : j + 2] for j in range(0, 12, 2))
         out[vid].append(member(str(i), mac_str, port))

@@ -63,6 +63,7 @@ def build_net(of_port: int) -> Any:
     from mininet.node import OVSSwitch, RemoteController
 
     sc = plan()
+    _remove_stale_links(len(sc.hosts))
     net = Mininet(controller=None, autoSetMacs=False, autoStaticArp=False, build=False, waitConnected=False)
     net.addController(RemoteController("c0", ip="127.0.0.1", port=of_port))
     s1 = net.addSwitch("s1", cls=OVSSwitch, datapath="user", protocols="OpenFlow13", failMode="secure", dpid=DPID)
@@ -77,6 +78,14 @@ def build_net(of_port: int) -> Any:
         h.cmd(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1")
         h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
     return net
+
+
+def _remove_stale_links(n: int) -> None:
+    """Links this testbed left behind if a run was killed before it could stop Mininet."""
+    import subprocess
+
+    for i in range(1, n + 1):
+        subprocess.run(["ip", "link", "del", f"s1-eth{i}"], capture_output=True)
 
 
 def provision(api_url: str, sc: Scenario | None = None) -> Scenario:

@@ -77,7 +77,9 @@ def _our_flows() -> dict[tuple[int, int, int, str, str], float]:
 def test_controller_restart_keeps_traffic_and_flows(bed: Bed, sig: int) -> None:
     before = _our_flows()
     assert before
-    bed.proc.stop(sig)
+    code = bed.proc.stop(sig)
+    if sig == signal.SIGTERM:
+        assert code == 0, "SIGTERM must stop sdnapp cleanly"
     # fail-mode secure: the installed flows carry traffic while the controller is away.
     assert ss.ping(bed.net, "h1", bed.sc.hosts["h2"].ip)
     assert not ss.ping(bed.net, "h1", bed.sc.hosts["h4"].ip)

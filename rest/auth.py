@@ -7,9 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-import yaml
-
-from sdnapp.config import ConfigError
+from sdnapp.config import ConfigError, read_yaml
 from sdnapp.errors import Unauthorized
 from sdnapp.model import Caller
 
@@ -45,13 +43,7 @@ class TokenAuth:
 
     @classmethod
     def from_file(cls, path: str) -> TokenAuth:
-        try:
-            with open(path, encoding="utf-8") as f:
-                raw = yaml.safe_load(f)
-        except OSError as e:
-            raise ConfigError(f"auth.tokens_file: cannot read {path}: {e.strerror}") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"auth.tokens_file: {path} is not valid YAML: {e}") from None
+        raw = read_yaml(path, "auth.tokens_file")
         if not isinstance(raw, dict) or set(raw) != {"tokens"} or not isinstance(raw["tokens"], list):
             raise ConfigError(f"auth.tokens_file: {path} must hold one key, tokens: a list")
         tokens: dict[str, Caller] = {}

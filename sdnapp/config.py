@@ -165,14 +165,19 @@ def parse(raw: object, base_dir: str = ".") -> Config:
     return Config(api=api, openflow=of, store=store, auth=auth, isolation=isolation, log_level=level)
 
 
+def read_yaml(path: str, what: str = "") -> object:
+    """A YAML file's content; a missing, unreadable or malformed file is a ConfigError."""
+    prefix = f"{what}: " if what else ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError(f"{prefix}cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{prefix}{path} is not valid YAML: {e}") from None
+
+
 def load(path: str | None) -> Config:
     if path is None:
         return parse({})
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}") from None
-    return parse(raw, os.path.dirname(os.path.abspath(path)))
+    return parse(read_yaml(path), os.path.dirname(os.path.abspath(path)))

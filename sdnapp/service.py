@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flows.state import Member, SegmentState
 from topology.switches import SwitchPort, Topology
@@ -23,6 +24,7 @@ from .status import DOWN, StatusBook
 from .store import Store, Txn
 
 LOG = logging.getLogger(__name__)
+_R = TypeVar("_R", Network, Port, Vnic)
 
 EXTENSIONS: dict[str, dict[str, str]] = {
     "ethernet-vnic": {
@@ -83,26 +85,24 @@ class NetworkService:
             return tenant_filter
         return caller.project_id
 
+    @staticmethod
+    def _visible(caller: Caller, kind: str, raw_id: str, fetch: Callable[[str], _R | None],
+                 not_found: type[errors.NotFound]) -> _R:
+        """The resource if it exists and the caller may see it; else not found, never forbidden."""
+        rid = validate.resource_id(raw_id, kind, not_found)
+        found = fetch(rid)
+        if found is None or not caller.sees(found.tenant_id):
+            raise not_found(f"{kind} {rid} not found")
+        return found
+
     def _network(self, tx: Txn, caller: Caller, network_id: str) -> Network:
-        nid = validate.resource_id(network_id, "network", errors.NetworkNotFound)
-        n = tx.network(nid)
-        if n is None or not caller.sees(n.tenant_id):
-            raise errors.NetworkNotFound(f"network {nid} not found")
-        return n
+        return self._visible(caller, "network", network_id, tx.network, errors.NetworkNotFound)
 
     def _port(self, tx: Txn, caller: Caller, port_id: str) -> Port:
-        pid = validate.resource_id(port_id, "port", errors.PortNotFound)
-        p = tx.port(pid)
-        if p is None or not caller.sees(p.tenant_id):
-            raise errors.PortNotFound(f"port {pid} not found")
-        return p
+        return self._visible(caller, "port", port_id, tx.port, errors.PortNotFound)
 
     def _vnic(self, tx: Txn, caller: Caller, vnic_id: str) -> Vnic:
-        vid = validate.resource_id(vnic_id, "vnic", errors.VnicNotFound)
-        v = tx.vnic(vid)
-        if v is None or not caller.sees(v.tenant_id):
-            raise errors.VnicNotFound(f"vnic {vid} not found")
-        return v
+        return self._visible(caller, "vnic", vnic_id, tx.vnic, errors.VnicNotFound)
 
     def _segment_of_port(self, tx: Txn, port_id: str | None) -> int | None:
         if port_id is None:

@@ -9,7 +9,7 @@ goes to the controller in steady state.
 
 from __future__ import annotations
 
-from .model import Flow, match
+from .model import OFPP_CONTROLLER, Flow, Output, match
 
 TABLE_INGRESS = 0
 TABLE_FORWARD = 1
@@ -18,7 +18,12 @@ TABLES = (TABLE_INGRESS, TABLE_FORWARD)
 PRIO_MISS = 0
 PRIO_FLOOD = 10
 PRIO_ACCESS = 100
+PRIO_TRUNK = 100
 PRIO_UNICAST = 100
+PRIO_LLDP = 1000
+
+LLDP_ETH_TYPE = 0x88CC
+LLDP_NEAREST_BRIDGE = "01:80:c2:00:00:0e"
 
 # The top 16 bits mark a flow as this application's; the low 48 bits name the
 # partition it belongs to: 0 for the fixed pipeline, else the network's segment
@@ -44,7 +49,18 @@ def partition_of(cookie: int) -> int:
     return cookie & PARTITION_MASK
 
 
-def base_flows() -> list[Flow]:
-    """The fixed part of every switch's pipeline: table-miss drops."""
+def base_flows(lldp: bool = False) -> list[Flow]:
+    """The fixed part of every switch's pipeline: table-miss drops, and LLDP to the controller for discovery."""
     cookie = cookie_for(BASE_PARTITION)
-    return [Flow(table=t, priority=PRIO_MISS, match=match(), cookie=cookie) for t in TABLES]
+    flows = [Flow(table=t, priority=PRIO_MISS, match=match(), cookie=cookie) for t in TABLES]
+    if lldp:
+        flows.append(
+            Flow(
+                table=TABLE_INGRESS,
+                priority=PRIO_LLDP,
+                match=match(eth_type=LLDP_ETH_TYPE, eth_dst=LLDP_NEAREST_BRIDGE),
+                actions=(Output(OFPP_CONTROLLER),),
+                cookie=cookie,
+            )
+        )
+    return flows

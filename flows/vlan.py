@@ -1,11 +1,13 @@
-"""VLAN isolation driver: one 802.1Q VLAN id per network."""
+"""VLAN isolation driver: one 802.1Q VLAN id per network, carried tagged on trunk links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+
+from topology.fabric import Fabric, Link
 
 from .model import OFPVID_NONE, OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetField, match
-from .pipeline import PRIO_ACCESS, PRIO_FLOOD, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, cookie_for
+from .pipeline import PRIO_ACCESS, PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, cookie_for
 from .state import Member
 
 DRIVER = "vlan"
@@ -13,12 +15,37 @@ VLAN_MIN = 1
 VLAN_MAX = 4094
 
 
-def segment_flows(segment_id: int, members: Iterable[Member]) -> list[Flow]:
-    """Flows one switch needs for one network, given the network's members on it."""
+def _network_links(members: Sequence[Member], fabric: Fabric) -> tuple[frozenset[Link], frozenset[Link]]:
+    """(flood links, all links) a network uses: its part of the tree, and the shortest paths between its switches."""
+    where = {m.datapath_id for m in members} & fabric.switches
+    flood = fabric.pruned_tree(where)
+    used = set(flood)
+    for s in where:
+        for d in where:
+            if s != d:
+                used.update(fabric.path(s, d) or ())
+    return flood, frozenset(used)
+
+
+def segment_switches(members: Sequence[Member], fabric: Fabric) -> frozenset[int]:
+    """The switches that hold flows of a network: its members' and those its traffic crosses."""
+    where = {m.datapath_id for m in members} & fabric.switches
+    _, used = _network_links(members, fabric)
+    return frozenset(where | {lk.a.datapath_id for lk in used} | {lk.b.datapath_id for lk in used})
+
+
+def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric: Fabric | None = None) -> list[Flow]:
+    """Flows switch `dpid` needs for one network, given all the network's members on the fabric."""
     if not VLAN_MIN <= segment_id <= VLAN_MAX:
         raise ValueError(f"VLAN id {segment_id} out of range")
-    local = sorted(members, key=lambda m: (m.port_no, m.mac))
-    if not local:
+    fabric = fabric or Fabric([dpid], [])
+    trunks = fabric.trunk_ports(dpid)
+    # A port that is an inter-switch link is never an access port, whatever a binding says.
+    members = [m for m in members if not (m.port_no in trunks and m.datapath_id in fabric.switches)]
+    local = sorted((m for m in members if m.datapath_id == dpid), key=lambda m: (m.port_no, m.mac))
+    flood_links, used_links = _network_links(members, fabric)
+    touches = [lk for lk in used_links if dpid in (lk.a.datapath_id, lk.b.datapath_id)]
+    if not local and not touches:
         return []
     cookie = cookie_for(segment_id)
     vid = OFPVID_PRESENT | segment_id
@@ -43,18 +70,50 @@ def segment_flows(segment_id: int, members: Iterable[Member]) -> list[Flow]:
                 cookie=cookie,
             )
         )
-    # Broadcast, multicast and unknown unicast: every access port of the
-    # network, once. OpenFlow never outputs to the ingress port unless asked
-    # with IN_PORT, so the sender does not get its own frame back.
-    flood: list[Action] = [PopVlan()]
-    flood.extend(Output(p) for p in sorted({m.port_no for m in local}))
-    flows.append(
-        Flow(
-            table=TABLE_FORWARD,
-            priority=PRIO_FLOOD,
-            match=match(vlan_vid=vid),
-            actions=tuple(flood),
-            cookie=cookie,
+    # Trunk ports admit this network's tag only on links the network uses.
+    for port in sorted({lk.end_at(dpid).port_no for lk in touches}):
+        flows.append(
+            Flow(
+                table=TABLE_INGRESS,
+                priority=PRIO_TRUNK,
+                match=match(in_port=port, vlan_vid=vid),
+                goto=TABLE_FORWARD,
+                cookie=cookie,
+            )
         )
-    )
+    # Members elsewhere: tagged, on the first hop of the shortest path to their switch.
+    for m in sorted(members, key=lambda m: m.mac):
+        if m.datapath_id == dpid:
+            continue
+        hop = fabric.next_hop(dpid, m.datapath_id)
+        if hop is None:
+            continue
+        flows.append(
+            Flow(
+                table=TABLE_FORWARD,
+                priority=PRIO_UNICAST,
+                match=match(vlan_vid=vid, eth_dst=m.mac),
+                actions=(Output(hop.end_at(dpid).port_no),),
+                cookie=cookie,
+            )
+        )
+    # Broadcast, multicast and unknown unicast: along the network's part of the
+    # tree (tagged), then to every local access port (untagged). OpenFlow never
+    # outputs to the ingress port unless asked with IN_PORT, so each port of the
+    # network gets one copy and nothing goes back where it came from.
+    tree_ports = sorted({lk.end_at(dpid).port_no for lk in flood_links if dpid in (lk.a.datapath_id, lk.b.datapath_id)})
+    if local or tree_ports:
+        flood: list[Action] = [Output(p) for p in tree_ports]
+        if local:
+            flood.append(PopVlan())
+            flood.extend(Output(p) for p in sorted({m.port_no for m in local}))
+        flows.append(
+            Flow(
+                table=TABLE_FORWARD,
+                priority=PRIO_FLOOD,
+                match=match(vlan_vid=vid),
+                actions=tuple(flood),
+                cookie=cookie,
+            )
+        )
     return flows

@@ -142,7 +142,18 @@ def _components() -> Doc:
     built["AttachmentResponse"] = _wrap("attachment", _ref("Attachment"))
     built["BindingResponse"] = _wrap("binding", _ref("Binding"))
     built["SwitchesResponse"] = _list_of("switches", "Switch")
-    built["LinksResponse"] = _list_of("links", "Link")
+    built["LinksResponse"] = {
+        "type": "object",
+        "properties": {
+            "links": {"type": "array", "items": _ref("Link")},
+            "problems": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Configured links set aside, e.g. contradicted by discovery.",
+            },
+        },
+        "required": ["links", "problems"],
+    }
     return {
         "schemas": built,
         "parameters": {

@@ -161,6 +161,10 @@ LINK_END: Schema = {
 }
 LINK: Schema = {
     "type": "object",
-    "properties": {"src": LINK_END, "dst": LINK_END},
-    "required": ["src", "dst"],
+    "properties": {
+        "src": LINK_END,
+        "dst": LINK_END,
+        "source": {"type": "string", "enum": ["discovered", "configured", "both"]},
+    },
+    "required": ["src", "dst", "source"],
 }

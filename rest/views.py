@@ -7,7 +7,7 @@ from typing import Any
 from sdnapp.model import Caller, Network, Port, Vnic
 from sdnapp.service import NetworkService
 from sdnapp.validate import format_dpid
-from topology.switches import Switch
+from topology.switches import LinkInUse, Switch
 
 
 def network(n: Network, caller: Caller) -> dict[str, Any]:
@@ -69,4 +69,12 @@ def switch(s: Switch) -> dict[str, Any]:
             {"port_no": p.port_no, "name": p.name, "up": p.up}
             for p in sorted(s.ports.values(), key=lambda p: p.port_no)
         ],
+    }
+
+
+def link(u: LinkInUse) -> dict[str, Any]:
+    return {
+        "src": {"datapath_id": format_dpid(u.link.a.datapath_id), "port_no": u.link.a.port_no},
+        "dst": {"datapath_id": format_dpid(u.link.b.datapath_id), "port_no": u.link.b.port_no},
+        "source": u.source,
     }

@@ -52,12 +52,21 @@ class IsolationConfig:
 
 
 @dataclass(frozen=True)
+class TopologyConfig:
+    discovery: bool = True
+    lldp_interval: float = 1.0
+    # Each link: two ends, each (datapath id, port number or name).
+    links: tuple[tuple[tuple[int, int | str], tuple[int, int | str]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     openflow: OpenFlowConfig = field(default_factory=OpenFlowConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     isolation: IsolationConfig = field(default_factory=IsolationConfig)
+    topology: TopologyConfig = field(default_factory=TopologyConfig)
     log_level: str = "INFO"
 
 
@@ -99,7 +108,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a mapping of sections")
-    top = {"api", "openflow", "store", "auth", "isolation", "logging"}
+    top = {"api", "openflow", "store", "auth", "isolation", "topology", "logging"}
     for k in raw:
         if k not in top:
             raise ConfigError(f"{k}: unknown section (known: {', '.join(sorted(top))})")
@@ -156,13 +165,64 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         raise ConfigError(f"isolation.vlan_range: must be [low, high] with 1 <= low <= high <= 4094, got {vr!r}")
     isolation = IsolationConfig(driver=driver, vlan_range=(vr[0], vr[1]))
 
+    topology = _topology(_section(raw, "topology", {"discovery", "lldp_interval", "links"}))
+
     lg = _section(raw, "logging", {"level"})
     level = _str(lg, "level", "logging.level", "INFO")
     if level not in LOG_LEVELS:
         raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     assert level is not None
 
-    return Config(api=api, openflow=of, store=store, auth=auth, isolation=isolation, log_level=level)
+    return Config(
+        api=api, openflow=of, store=store, auth=auth, isolation=isolation, topology=topology, log_level=level
+    )
+
+
+def _link_end(value: object, path: str) -> tuple[int, int | str]:
+    from .validate import datapath_id
+
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise ConfigError(f"{path}: must be 'DATAPATH_ID/PORT' (port number or name), got {value!r}")
+    dp, port = value.split("/")
+    try:
+        dpid = datapath_id(dp)
+    except Exception as e:
+        raise ConfigError(f"{path}: {e}") from None
+    if not port:
+        raise ConfigError(f"{path}: the port is missing in {value!r}")
+    if port.isdigit():
+        n = int(port)
+        if not 1 <= n <= 0xFFFFFF00:
+            raise ConfigError(f"{path}: port {n} is not a physical port number")
+        return dpid, n
+    return dpid, port
+
+
+def _topology(sec: dict[str, Any]) -> TopologyConfig:
+    discovery = sec.get("discovery", True)
+    if not isinstance(discovery, bool):
+        raise ConfigError(f"topology.discovery: must be true or false, got {discovery!r}")
+    interval = sec.get("lldp_interval", 1.0)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.1 <= interval <= 60:
+        raise ConfigError(f"topology.lldp_interval: must be seconds from 0.1 to 60, got {interval!r}")
+    raw_links = sec.get("links", [])
+    if not isinstance(raw_links, list):
+        raise ConfigError("topology.links: must be a list of [end, end] pairs")
+    links = []
+    seen: set[tuple[int, int | str]] = set()
+    for i, pair in enumerate(raw_links):
+        path = f"topology.links[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError(f"{path}: must be a pair [\"DPID/PORT\", \"DPID/PORT\"], got {pair!r}")
+        a, b = _link_end(pair[0], f"{path}[0]"), _link_end(pair[1], f"{path}[1]")
+        if a[0] == b[0]:
+            raise ConfigError(f"{path}: both ends are on switch {a[0]:016x}")
+        for end in (a, b):
+            if end in seen:
+                raise ConfigError(f"{path}: port {end[0]:016x}/{end[1]} is already in another link")
+            seen.add(end)
+        links.append((a, b))
+    return TopologyConfig(discovery=discovery, lldp_interval=float(interval), links=tuple(links))
 
 
 def read_yaml(path: str, what: str = "") -> object:

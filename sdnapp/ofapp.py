@@ -25,6 +25,7 @@ from flows.model import Flow
 from topology.switches import SwitchPort
 
 from . import ofmsg
+from .discovery import Discovery
 from .reconciler import Reconciler, SwitchGone
 
 LOG = logging.getLogger(__name__)
@@ -136,6 +137,16 @@ class SwitchChannels:
         if p is not None and p.barrier_xid == msg.xid:
             p.done.set()
 
+    def packet_out(self, dpid: int, port_no: int, data: bytes) -> None:
+        dp = self._dp(dpid)
+        msg = parser.OFPPacketOut(
+            dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(port_no, 0)], data=data,
+        )
+        msg.set_xid(self._xid())
+        if not dp.send_msg(msg):
+            raise SwitchGone(f"{dpid:016x}")
+
     # the reconciler's Channel
     def port_desc(self, dpid: int) -> list[SwitchPort]:
         dp = self._dp(dpid)
@@ -176,6 +187,7 @@ class SdnApp(app_manager.OSKenApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.reconciler: Reconciler = kwargs.pop("sdnapp_reconciler")
         self.channels: SwitchChannels = kwargs.pop("sdnapp_channels")
+        self.discovery: Discovery | None = kwargs.pop("sdnapp_discovery")
         super().__init__(*args, **kwargs)
         self.name = "sdnapp"
 
@@ -198,6 +210,7 @@ class SdnApp(app_manager.OSKenApp):
             LOG.info("switch %016x disconnected", dp.id)
             self.reconciler.topology.switch_disconnected(dp.id)
             self.reconciler.switch_disconnected(dp.id)
+            self.reconciler.topology_changed()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev: Any) -> None:
@@ -210,6 +223,7 @@ class SdnApp(app_manager.OSKenApp):
         LOG.info("switch %016x port %d (%s) %s", msg.datapath.id, port.port_no, port.name,
                  "deleted" if deleted else ("up" if port.up else "down"))
         self.reconciler.port_changed(msg.datapath.id, port)
+        self.reconciler.topology_changed()
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev: Any) -> None:
@@ -229,6 +243,14 @@ class SdnApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev: Any) -> None:
-        # The pipeline sends nothing to the controller; a packet-in means a
-        # foreign flow did. Ignore it rather than act on it.
-        LOG.debug("ignored packet-in from %016x", ev.msg.datapath.id)
+        # Only LLDP is sent to the controller. Anything from a switch is
+        # untrusted input: a malformed packet-in is logged and dropped.
+        msg = ev.msg
+        try:
+            in_port = msg.match["in_port"]
+            data = bytes(msg.data)
+        except (KeyError, TypeError, AttributeError):
+            LOG.debug("malformed packet-in from %016x", msg.datapath.id)
+            return
+        if self.discovery is not None and len(data) >= 14 and data[12:14] == b"\x88\xcc":
+            self.discovery.on_lldp(msg.datapath.id, int(in_port), data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,14 +22,16 @@ from flows.installed import InstalledTable
 from flows.model import Flow
 from flows.pipeline import BASE_PARTITION, base_flows, partition_of
 from flows.state import Member
+from topology.fabric import Fabric
 from topology.switches import SwitchPort, Topology
 
 from .service import NetworkService
-from .status import ACTIVE, ERROR, StatusBook
+from .status import StatusBook
 
 LOG = logging.getLogger(__name__)
 
-FULL = -1  # a work item meaning "everything on this switch"
+FULL = -1  # a work item meaning "read the switch back, then everything on it"
+ALL = -2  # "every network on this switch" (the fabric changed), from the cache
 
 
 class SwitchGone(Exception):
@@ -56,7 +58,7 @@ class Stats:
     last_full_sync: dict[int, float] = field(default_factory=dict)
 
 
-SegmentFlows = Callable[[int, list[Member]], list[Flow]]
+SegmentFlows = Callable[[int, Sequence[Member], int, Fabric], list[Flow]]
 
 
 class Reconciler:
@@ -67,12 +69,14 @@ class Reconciler:
         status: StatusBook,
         channel: Channel,
         segment_flows: SegmentFlows = vlan.segment_flows,
+        lldp: bool = False,
     ) -> None:
         self.svc = service
         self.topology = topology
         self.status = status
         self.channel = channel
         self.segment_flows = segment_flows
+        self.lldp = lldp
         self.stats = Stats()
         self.retry_delay = 2.0
         self._installed: dict[int, InstalledTable] = {}
@@ -109,6 +113,13 @@ class Reconciler:
         self.status.touch(ports)
         if segs:
             self._schedule(dpid, segs)
+
+    def topology_changed(self, exclude: int | None = None) -> None:
+        """Links or connected switches may have changed: if the fabric did, every switch is recomputed."""
+        if self.topology.take_fabric_change():
+            for dpid in self.topology.connected():
+                if dpid != exclude:
+                    self._schedule(dpid, {ALL})
 
     def segments_changed(self, segments: set[int]) -> None:
         for dpid in self.topology.connected():
@@ -170,7 +181,7 @@ class Reconciler:
                     self._cond.notify_all()
 
     def run_job(self, dpid: int, work: set[int]) -> FlowDiff:
-        """Bring one switch in line for `work` (segment ids, or FULL). Returns what was sent."""
+        """Bring one switch in line for `work` (segment ids, ALL or FULL). Returns what was sent."""
         self.stats.jobs += 1
         full = FULL in work or dpid not in self._installed
         if full:
@@ -179,10 +190,13 @@ class Reconciler:
             fresh = InstalledTable(self.channel.read_flows(dpid))
             with self._cond:
                 self._installed[dpid] = fresh
+            self.topology_changed(exclude=dpid)
+        every = full or ALL in work
         # Generations are read before the state, so a change committed after the
         # state was read can never be confirmed by flows computed without it.
         generations = self.status.snapshot()
-        states = self.svc.segment_states(None if full else work)
+        states = self.svc.segment_states(None if every else work)
+        fabric = self.topology.fabric()
         with self._cond:
             table = self._installed.get(dpid)
         if table is None:  # disconnected meanwhile
@@ -190,18 +204,21 @@ class Reconciler:
 
         desired: list[Flow] = []
         installed: list[Flow] = []
-        if full:
-            desired.extend(base_flows())
+        if every:
+            desired.extend(base_flows(lldp=self.lldp))
             partitions = table.partitions() | {BASE_PARTITION} | set(states)
         else:
             partitions = set(states)
-        members: list[tuple[int, Member]] = []
+        confirmations: list[tuple[int, Member, frozenset[int]]] = []
         for part in partitions:
             installed.extend(table.partition(part))
-            if part in states:
-                local = states[part].on_switch(dpid)
-                desired.extend(self.segment_flows(part, local))
-                members.extend((part, m) for m in local)
+            state = states.get(part)
+            if state is None:
+                continue
+            desired.extend(self.segment_flows(part, state.members, dpid, fabric))
+            footprint = vlan.segment_switches(state.members, fabric)
+            if dpid in footprint:
+                confirmations.extend((part, m, footprint) for m in state.members)
         d = diff(desired, installed)
         rejected: list[Flow] = []
         if d:
@@ -218,13 +235,18 @@ class Reconciler:
         if full:
             self.stats.last_full_sync[dpid] = time.time()
 
+        # A port is ACTIVE once every switch that carries its network's traffic
+        # has confirmed the flows computed with the port's latest change.
         bad_parts = {partition_of(f.cookie) for f in rejected}
-        for part, m in members:
-            gen = generations.get(m.port_id, 0)
-            if part in bad_parts or BASE_PARTITION in bad_parts:
-                self.status.confirm(m.port_id, gen, ERROR)
-            elif self.topology.port_usable(dpid, m.port_no):
-                self.status.confirm(m.port_id, gen, ACTIVE)
+        for part, m, footprint in confirmations:
+            self.status.confirm_on(
+                m.port_id,
+                generations.get(m.port_id, 0),
+                dpid,
+                required=footprint,
+                usable=self.topology.port_usable(m.datapath_id, m.port_no),
+                error=part in bad_parts or BASE_PARTITION in bad_parts,
+            )
         return d
 
     def installed(self, dpid: int) -> list[Flow]:

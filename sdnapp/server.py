@@ -53,6 +53,7 @@ class Server:
         from rest.openapi import document
         from topology.switches import Topology
 
+        from .discovery import Discovery
         from .ofapp import SwitchChannels
         from .reconciler import Reconciler
         from .service import NetworkService, SegmentPool
@@ -62,12 +63,22 @@ class Server:
         c = self.config
         auth: Authenticator = NoAuth() if c.auth.strategy == "noauth" else TokenAuth.from_file(c.auth.tokens_file or "")
         self.store = Store(c.store.path)
-        self.topology = Topology()
+        self.topology = Topology(list(c.topology.links))
         self.status = StatusBook()
         low, high = c.isolation.vlan_range
         self.service = NetworkService(self.store, SegmentPool("vlan", low, high), self.topology, self.status)
         self.channels = SwitchChannels()
-        self.reconciler = Reconciler(self.service, self.topology, self.status, self.channels)
+        self.reconciler = Reconciler(
+            self.service, self.topology, self.status, self.channels, lldp=c.topology.discovery
+        )
+        self.discovery = (
+            Discovery(
+                self.topology, self.reconciler, self.channels.packet_out, self.service.is_access_port,
+                interval=c.topology.lldp_interval,
+            )
+            if c.topology.discovery
+            else None
+        )
         self.service.on_change = self.reconciler.segments_changed
         self.api = Api(self.service, auth, c.api.max_body_bytes, self.openflow_ready, document)
 
@@ -103,7 +114,10 @@ class Server:
         contexts: dict[str, Any] = mgr.create_contexts()
         contexts["sdnapp_reconciler"] = self.reconciler
         contexts["sdnapp_channels"] = self.channels
+        contexts["sdnapp_discovery"] = self.discovery
         self.reconciler.start()
+        if self.discovery is not None:
+            self.discovery.start()
         mgr.instantiate_apps(**contexts)
         for port in self.config.openflow.ports[1:]:
             hub.spawn(OpenFlowController().server_loop, port, port)
@@ -127,6 +141,8 @@ class Server:
         self._stop.wait()
         LOG.info("stopping")
         http.close()
+        if self.discovery is not None:
+            self.discovery.stop()
         self.reconciler.stop()
         # The switches keep their flows (fail-mode secure): stopping never
         # touches them. Closing the store after the API stops means no write

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from flows.state import Member, SegmentState
-from topology.switches import SwitchPort, Topology
+from topology.switches import LinkInUse, Switch, SwitchPort, Topology
 
 from . import errors, validate
 from .model import Binding, Caller, Network, Port, Vnic
@@ -408,6 +408,20 @@ class NetworkService:
             segs.add(seg)
             ports.add(port.id)
         return segs, ports
+
+    def is_access_port(self, datapath_id: int, switch_port: SwitchPort) -> bool:
+        """Whether a VNIC is bound to this switch port (by its number or its name)."""
+        with self.store.read() as tx:
+            return tx.binding_holder(datapath_id, switch_port.port_no, switch_port.name) is not None
+
+    # operations (admin) -------------------------------------------------
+    def switches(self, caller: Caller) -> list[Switch]:
+        self._require_admin(caller)
+        return self.topology.switches()
+
+    def links(self, caller: Caller) -> tuple[list[LinkInUse], list[str]]:
+        self._require_admin(caller)
+        return self.topology.links_in_use(), self.topology.link_problems()
 
     def healthy(self) -> bool:
         return self.store.ping()

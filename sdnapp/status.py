@@ -21,12 +21,14 @@ class StatusBook:
         self._lock = threading.Lock()
         self._gen: dict[str, int] = {}
         self._status: dict[str, str] = {}
+        self._confirmed: dict[str, tuple[int, set[int]]] = {}
 
     def touch(self, port_ids: set[str] | list[str]) -> None:
         with self._lock:
             for p in port_ids:
                 self._gen[p] = self._gen.get(p, 0) + 1
                 self._status.pop(p, None)
+                self._confirmed.pop(p, None)
 
     def generation(self, port_id: str) -> int:
         with self._lock:
@@ -36,12 +38,22 @@ class StatusBook:
         with self._lock:
             return dict(self._gen)
 
-    def confirm(self, port_id: str, generation: int, status: str) -> bool:
+    def confirm_on(
+        self, port_id: str, generation: int, dpid: int, required: frozenset[int], usable: bool, error: bool
+    ) -> None:
+        """Switch `dpid` holds the flows computed at `generation`; ACTIVE once all `required` switches do."""
         with self._lock:
             if self._gen.get(port_id, 0) != generation:
-                return False
-            self._status[port_id] = status
-            return True
+                return
+            gen, seen = self._confirmed.get(port_id, (generation, set()))
+            if gen != generation:
+                seen = set()
+            seen.add(dpid)
+            self._confirmed[port_id] = (generation, seen)
+            if error:
+                self._status[port_id] = ERROR
+            elif usable and required <= seen:
+                self._status[port_id] = ACTIVE
 
     def status(self, port_id: str) -> str:
         with self._lock:
@@ -52,3 +64,4 @@ class StatusBook:
             # A destroyed port's id never comes back (UUIDs), so nothing is lost.
             self._gen.pop(port_id, None)
             self._status.pop(port_id, None)
+            self._confirmed.pop(port_id, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 
@@ -28,33 +27,42 @@ class DumpedFlow:
         return (self.cookie, self.table, self.priority, self.match, self.actions)
 
 
-_FIELD = re.compile(r"(\w+)=([^,\s]+)")
+_META = {"cookie", "duration", "table", "n_packets", "n_bytes", "idle_age", "hard_age", "idle_timeout",
+         "hard_timeout", "importance"}
+
+
+def parse_flow(line: str) -> DumpedFlow | None:
+    """One line of `ovs-ofctl dump-flows` (e.g. `cookie=0x1, duration=1.5s, table=0, ..., priority=10,in_port=1
+    actions=drop`)."""
+    line = line.strip()
+    if not line.startswith("cookie="):
+        return None
+    head, _, actions = line.partition(" actions=")
+    meta: dict[str, str] = {}
+    rule = ""
+    for item in head.split(", "):
+        key = item.split("=", 1)[0]
+        if key in _META:
+            meta[key] = item.split("=", 1)[1]
+        else:
+            rule = item.strip()
+    priority, match = 32768, rule
+    first, _, remainder = rule.partition(",")
+    if first.startswith("priority="):
+        priority, match = int(first.split("=", 1)[1]), remainder
+    return DumpedFlow(
+        cookie=int(meta["cookie"], 16),
+        table=int(meta.get("table", "0")),
+        priority=priority,
+        match=match,
+        actions=actions,
+        duration=float(meta["duration"].rstrip("s")),
+        n_packets=int(meta.get("n_packets", "0")),
+    )
 
 
 def dump_flows(bridge: str) -> list[DumpedFlow]:
     out = subprocess.run(
         ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge], check=True, capture_output=True, text=True
     ).stdout
-    flows = []
-    for line in out.splitlines():
-        line = line.strip()
-        if not line.startswith("cookie="):
-            continue
-        head, _, actions = line.partition(" actions=")
-        parts = head.split(", ")
-        meta = dict(_FIELD.findall(", ".join(parts[:-1]) + ", " + parts[-1].split(" ")[0]))
-        rest = parts[-1].split(" ", 1)[1] if " " in parts[-1] else ""
-        prio_match = rest.split(",", 1)
-        priority = int(prio_match[0].split("=")[1]) if prio_match[0].startswith("priority=") else 32768
-        flows.append(
-            DumpedFlow(
-                cookie=int(meta["cookie"], 16),
-                table=int(meta.get("table", "0")),
-                priority=priority,
-                match=prio_match[1] if len(prio_match) > 1 else "",
-                actions=actions,
-                duration=float(meta["duration"].rstrip("s")),
-                n_packets=int(meta.get("n_packets", "0")),
-            )
-        )
-    return flows
+    return [f for f in map(parse_flow, out.splitlines()) if f is not None]

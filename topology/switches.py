@@ -1,14 +1,24 @@
-"""Switches and their ports as the controller last saw them.
+"""Switches, their ports and the links between them, as the controller last saw them.
 
-Mutated by the OpenFlow glue as switches connect and report port changes; read
-by the service and the reconciler. A lock keeps readers from seeing a half-made
-change; nothing here does I/O.
+Mutated by the OpenFlow glue as switches connect, report port changes and pass
+on LLDP; read by the service and the reconciler. A lock keeps readers from
+seeing a half-made change; nothing here does I/O.
+
+A link is in use when both its switches are connected and both its ports are
+up, and it is either discovered (LLDP seen recently) or configured. A
+configured link that discovery contradicts (LLDP shows another peer on one of
+its ports) is reported and not used.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+
+from .fabric import Fabric, Link, LinkEnd
+
+# A configured link end: a datapath id and a port number or name.
+PortRef = tuple[int, int | str]
 
 
 @dataclass(frozen=True)
@@ -31,10 +41,21 @@ class Switch:
         return None
 
 
+@dataclass(frozen=True)
+class LinkInUse:
+    link: Link
+    source: str  # "discovered", "configured" or "both"
+
+
 class Topology:
-    def __init__(self) -> None:
+    def __init__(self, configured_links: list[tuple[PortRef, PortRef]] | None = None) -> None:
         self._lock = threading.Lock()
         self._switches: dict[int, Switch] = {}
+        self._configured = list(configured_links or [])
+        self._discovered: dict[Link, float] = {}
+        self._fabric: Fabric | None = None
+        self._fabric_key: object = None
+        self._handed_out: object = None
 
     def switch(self, dpid: int) -> Switch | None:
         with self._lock:
@@ -69,6 +90,108 @@ class Topology:
             else:
                 ports[port.port_no] = port
             self._switches[dpid] = replace(s, ports=ports)
+
+    # links ------------------------------------------------------------------
+    def link_seen(self, src: LinkEnd, dst: LinkEnd, now: float) -> bool:
+        """LLDP sent from `src` arrived at `dst`. True if the link is new."""
+        link = Link.of(src, dst)
+        with self._lock:
+            new = link not in self._discovered
+            # A port has one peer: what was discovered on either end before is gone.
+            if new:
+                for old in [lk for lk in self._discovered if {lk.a, lk.b} & {link.a, link.b}]:
+                    del self._discovered[old]
+            self._discovered[link] = now
+            return new
+
+    def expire_links(self, older_than: float) -> list[Link]:
+        """Forget discovered links not seen since `older_than`; returns them."""
+        with self._lock:
+            gone = [lk for lk, seen in self._discovered.items() if seen < older_than]
+            for lk in gone:
+                del self._discovered[lk]
+            return gone
+
+    def forget_links_of(self, dpid: int) -> None:
+        with self._lock:
+            for lk in [lk for lk in self._discovered if dpid in (lk.a.datapath_id, lk.b.datapath_id)]:
+                del self._discovered[lk]
+
+    def _resolve_ref(self, ref: PortRef) -> LinkEnd | None:
+        dpid, port = ref
+        s = self._switches.get(dpid)
+        if s is None:
+            return None
+        sp = s.ports.get(port) if isinstance(port, int) else s.port_by_name(port)
+        return None if sp is None else LinkEnd(dpid, sp.port_no)
+
+    def _configured_links(self) -> tuple[list[Link], list[str]]:
+        """Configured links whose ports are known, and why others are set aside."""
+        used: list[Link] = []
+        problems: list[str] = []
+        discovered_at = {end: lk for lk in self._discovered for end in (lk.a, lk.b)}
+        for ra, rb in self._configured:
+            ea, eb = self._resolve_ref(ra), self._resolve_ref(rb)
+            if ea is None or eb is None:
+                continue
+            link = Link.of(ea, eb)
+            clash = [discovered_at[e] for e in (ea, eb) if e in discovered_at and discovered_at[e] != link]
+            if clash:
+                problems.append(f"configured link {link} contradicted by discovered link {clash[0]}: not used")
+                continue
+            used.append(link)
+        return used, problems
+
+    def _usable(self, link: Link) -> bool:
+        for end in (link.a, link.b):
+            s = self._switches.get(end.datapath_id)
+            if s is None or not s.connected:
+                return False
+            p = s.ports.get(end.port_no)
+            if p is None or not p.up:
+                return False
+        return True
+
+    def links_in_use(self) -> list[LinkInUse]:
+        with self._lock:
+            return self._links_in_use()
+
+    def _links_in_use(self) -> list[LinkInUse]:
+        configured, _ = self._configured_links()
+        sources: dict[Link, set[str]] = {}
+        for lk in configured:
+            sources.setdefault(lk, set()).add("configured")
+        for lk in self._discovered:
+            sources.setdefault(lk, set()).add("discovered")
+        return [
+            LinkInUse(lk, "both" if len(src) == 2 else next(iter(src)))
+            for lk, src in sorted(sources.items())
+            if self._usable(lk)
+        ]
+
+    def link_problems(self) -> list[str]:
+        with self._lock:
+            return self._configured_links()[1]
+
+    def fabric(self) -> Fabric:
+        """The connected switches and the links in use, with tree and paths (cached until they change)."""
+        with self._lock:
+            switches = tuple(sorted(d for d, s in self._switches.items() if s.connected))
+            links = tuple(u.link for u in self._links_in_use())
+            key = (switches, links)
+            if self._fabric is None or key != self._fabric_key:
+                self._fabric = Fabric(switches, links)
+                self._fabric_key = key
+            return self._fabric
+
+    def take_fabric_change(self) -> bool:
+        """True once after each change of the connected switches or of the links in use."""
+        fabric = self.fabric()
+        with self._lock:
+            key = (fabric.switches, fabric.links)
+            changed = key != self._handed_out
+            self._handed_out = key
+            return changed
 
     def resolve(self, dpid: int, port_no: int | None, port_name: str | None) -> SwitchPort | None:
         """The switch port a binding names, if the switch has reported it."""

@@ -26,7 +26,7 @@ def member(i: int, port_no: int) -> Member:
 def desired(layout: dict[int, list[Member]]) -> list[Flow]:
     flows = base_flows()
     for vid, ms in layout.items():
-        flows += segment_flows(vid, ms)
+        flows += segment_flows(vid, ms, DPID)
     return flows
 
 
@@ -103,7 +103,7 @@ def test_exact_duplicate_in_desired_is_harmless() -> None:
 def test_two_members_with_one_mac_in_a_network_cannot_be_compiled() -> None:
     twins = [member(1, 1), Member("p9", "v9", member(1, 1).mac, DPID, 2)]
     with pytest.raises(ValueError, match="identity"):
-        diff(segment_flows(10, twins), [])
+        diff(segment_flows(10, twins, DPID), [])
 
 
 def _converges(sw: FakeSwitch, want: list[Flow]) -> None:
@@ -123,7 +123,7 @@ def test_applying_the_diff_converges_and_second_reconcile_sends_nothing() -> Non
     d = diff(want, sw.all_flows())
     assert d.add and d.modify and d.delete
     # member 4's own flows (ingress, unicast) are the same before and after: not sent
-    member4 = [f for f in segment_flows(20, [member(4, 4)]) if f.priority != PRIO_FLOOD]
+    member4 = [f for f in segment_flows(20, [member(4, 4)], DPID) if f.priority != PRIO_FLOOD]
     assert len(member4) == 2
     assert not set(member4) & set(d.add + d.modify + d.delete)
     _converges(sw, want)

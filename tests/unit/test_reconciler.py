@@ -97,7 +97,7 @@ class World:
         """What a switch should hold, computed straight from the store."""
         flows = set(base_flows())
         for seg, state in self.svc.segment_states().items():
-            flows.update(vlan.segment_flows(seg, state.on_switch(dpid)))
+            flows.update(vlan.segment_flows(seg, state.members, dpid, self.topo.fabric()))
         return flows
 
 

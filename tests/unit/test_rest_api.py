@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from rest.app import ROUTES
 from rest.auth import TokenAuth
+from topology.fabric import LinkEnd
 from topology.switches import SwitchPort
 
 from .conftest import MAX_BODY, OTHER, TENANT, Client, World, WorldFactory
@@ -935,7 +936,24 @@ def test_operations_lists_for_admins(world: World) -> None:
             }
         ]
     }
-    assert admin.get("/v1/links").json == {"links": []}
+    assert admin.get("/v1/links").json == {"links": [], "problems": []}
+    # A second switch and a link between them: discovered, both ports up, so in use.
+    world.topology.switch_connected(0xCD, [SwitchPort(1, "eth1", True)])
+    world.topology.link_seen(LinkEnd(0xAB, 1), LinkEnd(0xCD, 1), now=1.0)
+    assert admin.get("/v1/links").json == {
+        "links": [
+            {
+                "src": {"datapath_id": "00000000000000ab", "port_no": 1},
+                "dst": {"datapath_id": "00000000000000cd", "port_no": 1},
+                "source": "discovered",
+            }
+        ],
+        "problems": [],
+    }
+    # A link over a port that is down is not in use.
+    assert admin.get("/v1/links").json["links"]
+    world.topology.port_changed(0xCD, SwitchPort(1, "eth1", False))
+    assert admin.get("/v1/links").json["links"] == []
 
 
 # --- no request, however malformed, gets a 5xx ------------------------------------------------

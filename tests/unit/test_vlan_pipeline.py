@@ -55,7 +55,7 @@ def compile_switch(networks: dict[int, list[Member]], extra_ports: tuple[int, ..
     sw = FakeSwitch(DPID, ports)
     sw.install(base_flows())
     for vid, ms in networks.items():
-        sw.install(segment_flows(vid, ms))
+        sw.install(segment_flows(vid, ms, DPID))
     return sw
 
 

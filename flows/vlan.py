@@ -27,8 +27,14 @@ def _network_links(members: Sequence[Member], fabric: Fabric) -> tuple[frozenset
     return flood, frozenset(used)
 
 
+def access_members(members: Sequence[Member], fabric: Fabric) -> list[Member]:
+    """Members not on an inter-switch link's port: such a port is never an access port, whatever a binding says."""
+    return [m for m in members if m.port_no not in fabric.trunk_ports(m.datapath_id)]
+
+
 def segment_switches(members: Sequence[Member], fabric: Fabric) -> frozenset[int]:
     """The switches that hold flows of a network: its members' and those its traffic crosses."""
+    members = access_members(members, fabric)
     where = {m.datapath_id for m in members} & fabric.switches
     _, used = _network_links(members, fabric)
     return frozenset(where | {lk.a.datapath_id for lk in used} | {lk.b.datapath_id for lk in used})
@@ -39,9 +45,7 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     if not VLAN_MIN <= segment_id <= VLAN_MAX:
         raise ValueError(f"VLAN id {segment_id} out of range")
     fabric = fabric or Fabric([dpid], [])
-    trunks = fabric.trunk_ports(dpid)
-    # A port that is an inter-switch link is never an access port, whatever a binding says.
-    members = [m for m in members if not (m.port_no in trunks and m.datapath_id in fabric.switches)]
+    members = access_members(members, fabric)
     local = sorted((m for m in members if m.datapath_id == dpid), key=lambda m: (m.port_no, m.mac))
     flood_links, used_links = _network_links(members, fabric)
     touches = [lk for lk in used_links if dpid in (lk.a.datapath_id, lk.b.datapath_id)]

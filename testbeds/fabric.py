@@ -167,6 +167,8 @@ def outage(host: Any, ip: str, action: Any, interval: float = 0.02, settle: floa
     time.sleep(settle)
     action()
     out, _ = p.communicate(timeout=settle + after + 10)
-    stamps = [float(line.split("]")[0][1:]) for line in out.splitlines() if line.startswith("[") and "bytes from" in line]
+    stamps = [
+        float(line.split("]")[0][1:]) for line in out.splitlines() if line.startswith("[") and "bytes from" in line
+    ]
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     return (max(gaps) if gaps else float("inf")), count, len(stamps)

@@ -48,6 +48,7 @@ def decode(key: bytes, frame: bytes) -> tuple[int, int] | None:
         return None
     tlvs: dict[int, bytes] = {}
     off = 14
+    ended = False
     while off + 2 <= len(frame):
         (head,) = struct.unpack("!H", frame[off : off + 2])
         kind, length = head >> 9, head & 0x1FF
@@ -55,11 +56,12 @@ def decode(key: bytes, frame: bytes) -> tuple[int, int] | None:
         if off + length > len(frame):
             return None
         if kind == _END:
+            ended = True
             break
         tlvs.setdefault(kind, frame[off : off + length])
         off += length
     chassis, port, desc = tlvs.get(_CHASSIS), tlvs.get(_PORT), tlvs.get(_SYSDESC)
-    if not chassis or not port or not desc:
+    if not ended or not chassis or not port or not desc:
         return None
     if chassis[0] != _SUBTYPE_LOCAL or port[0] != _SUBTYPE_LOCAL or not chassis[1:].startswith(b"dpid:"):
         return None

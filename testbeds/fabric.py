@@ -81,6 +81,18 @@ class FabricBed:
         return str(other.name)
 
 
+    def link_config(self) -> list[list[str]]:
+        """The fabric's links as sdnapp's `topology.links` config: ends by datapath id and port name."""
+        out = []
+        for a, b in self.spec.links:
+            [link] = self.net.linksBetween(self.net.get(a), self.net.get(b))
+            ends = []
+            for intf in (link.intf1, link.intf2):
+                ends.append(f"{self.spec.dpid(intf.node.name)}/{intf.name}")
+            out.append(ends)
+        return out
+
+
 def _host_mac(host: str) -> str:
     return f"02:00:00:00:01:{int(host[1:]):02x}"
 

@@ -68,6 +68,24 @@ def link_ports(links: Iterable[Link]) -> dict[int, set[int]]:
     return out
 
 
+def hop_counts(links: Iterable[Link], src: int) -> dict[int, int]:
+    """Links crossed on a shortest walk from `src` to every switch it reaches (itself at 0), by plain BFS."""
+    adj: dict[int, set[int]] = {}
+    for lk in links:
+        x, y = lk.a.datapath_id, lk.b.datapath_id
+        adj.setdefault(x, set()).add(y)
+        adj.setdefault(y, set()).add(x)
+    dist = {src: 0}
+    queue = deque([src])
+    while queue:
+        x = queue.popleft()
+        for y in adj.get(x, ()):
+            if y not in dist:
+                dist[y] = dist[x] + 1
+                queue.append(y)
+    return dist
+
+
 class FabricSim:
     """Simulated switches (access ports as given, plus their link ports) joined by `links`."""
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fabricsim import full_mesh, leaf_spine, line, ring, wire
+from tests.fabricsim import full_mesh, hop_counts, leaf_spine, line, ring, wire
 from topology.fabric import Fabric, Link, LinkEnd
 
 # -- independent graph helpers -------------------------------------------------
@@ -21,36 +21,13 @@ def ends(lk: Link) -> tuple[int, int]:
     return lk.a.datapath_id, lk.b.datapath_id
 
 
-def neighbours(links: Iterable[Link]) -> dict[int, set[int]]:
-    adj: dict[int, set[int]] = {}
-    for lk in links:
-        x, y = ends(lk)
-        adj.setdefault(x, set()).add(y)
-        adj.setdefault(y, set()).add(x)
-    return adj
-
-
-def distances(links: Iterable[Link], src: int) -> dict[int, int]:
-    """Hop counts from `src` to every switch it reaches (itself at 0)."""
-    adj = neighbours(links)
-    dist = {src: 0}
-    queue = deque([src])
-    while queue:
-        x = queue.popleft()
-        for y in adj.get(x, ()):
-            if y not in dist:
-                dist[y] = dist[x] + 1
-                queue.append(y)
-    return dist
-
-
 def parts(switches: Iterable[int], links: Iterable[Link]) -> list[frozenset[int]]:
     """Connected parts, as sets of switches."""
     links = list(links)
     left = set(switches)
     out: list[frozenset[int]] = []
     while left:
-        part = frozenset(distances(links, min(left)))
+        part = frozenset(hop_counts(links, min(left)))
         out.append(part)
         left -= part
     return out
@@ -261,7 +238,7 @@ def test_pruned_tree_with_members_in_two_parts_joins_each_part_alone() -> None:
 def test_next_hop_gets_strictly_closer(topo: Topo) -> None:
     switches, links, fabric = topo
     for dst in switches:
-        dist = distances(links, dst)
+        dist = hop_counts(links, dst)
         for src in switches:
             hop = fabric.next_hop(src, dst)
             if src == dst or src not in dist:
@@ -277,7 +254,7 @@ def test_next_hop_gets_strictly_closer(topo: Topo) -> None:
 def test_path_is_a_shortest_walk_from_src_to_dst(topo: Topo) -> None:
     switches, links, fabric = topo
     for src in switches:
-        dist = distances(links, src)
+        dist = hop_counts(links, src)
         for dst in switches:
             got = fabric.path(src, dst)
             if dst not in dist:
@@ -324,14 +301,14 @@ def graphs(draw: st.DrawFn) -> tuple[set[int], list[Link]]:
     return set(dpids), wire(pairs)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(graphs())
 def test_random_graphs(graph: tuple[set[int], list[Link]]) -> None:
     switches, links = graph
     fabric = Fabric(switches, links)
     check_tree(switches, links, fabric)
     for src in switches:
-        dist = distances(links, src)
+        dist = hop_counts(links, src)
         for dst in switches:
             got = fabric.path(src, dst)
             assert (got is None) == (dst not in dist)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from topology.fabric import Fabric, Link
 
+from .driver import Context
 from .model import OFPVID_NONE, OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetField, match
 from .pipeline import PRIO_ACCESS, PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, cookie_for
 from .state import Member
@@ -121,3 +122,13 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
             )
         )
     return flows
+
+
+class VlanDriver:
+    name = DRIVER
+
+    def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
+        return segment_flows(segment_id, members, dpid, ctx.fabric)
+
+    def segment_switches(self, members: Sequence[Member], ctx: Context) -> frozenset[int]:
+        return segment_switches(members, ctx.fabric)

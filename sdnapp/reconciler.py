@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from flows import vlan
 from flows.diff import FlowDiff, diff
+from flows.driver import Context, Driver, TunnelEnd
 from flows.installed import InstalledTable
 from flows.model import Flow
 from flows.pipeline import BASE_PARTITION, base_flows, partition_of
 from flows.state import Member
-from topology.fabric import Fabric
+from flows.vlan import VlanDriver
 from topology.switches import SwitchPort, Topology
 
 from .service import NetworkService
@@ -58,9 +58,6 @@ class Stats:
     last_full_sync: dict[int, float] = field(default_factory=dict)
 
 
-SegmentFlows = Callable[[int, Sequence[Member], int, Fabric], list[Flow]]
-
-
 class Reconciler:
     def __init__(
         self,
@@ -68,15 +65,17 @@ class Reconciler:
         topology: Topology,
         status: StatusBook,
         channel: Channel,
-        segment_flows: SegmentFlows = vlan.segment_flows,
+        driver: Driver | None = None,
         lldp: bool = False,
+        tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
     ) -> None:
         self.svc = service
         self.topology = topology
         self.status = status
         self.channel = channel
-        self.segment_flows = segment_flows
+        self.driver: Driver = driver or VlanDriver()
         self.lldp = lldp
+        self.tunnels = tunnels
         self.stats = Stats()
         self.retry_delay = 2.0
         self._installed: dict[int, InstalledTable] = {}
@@ -196,7 +195,7 @@ class Reconciler:
         # state was read can never be confirmed by flows computed without it.
         generations = self.status.snapshot()
         states = self.svc.segment_states(None if every else work)
-        fabric = self.topology.fabric()
+        ctx = Context(self.topology.fabric(), self.tunnels())
         with self._cond:
             table = self._installed.get(dpid)
         if table is None:  # disconnected meanwhile
@@ -215,8 +214,8 @@ class Reconciler:
             state = states.get(part)
             if state is None:
                 continue
-            desired.extend(self.segment_flows(part, state.members, dpid, fabric))
-            footprint = vlan.segment_switches(state.members, fabric)
+            desired.extend(self.driver.segment_flows(part, state.members, dpid, ctx))
+            footprint = self.driver.segment_switches(state.members, ctx)
             if dpid in footprint:
                 confirmations.extend((part, m, footprint) for m in state.members)
         d = diff(desired, installed)

@@ -327,7 +327,8 @@ class Api:
 
     # operations (admin)
     def h_list_switches(self, caller: Caller, **_: Any) -> tuple[int, Body]:
-        return 200, {"switches": [views.switch(s) for s in self.svc.switches(caller)]}
+        switches = self.svc.switches(caller)
+        return 200, {"switches": [views.switch(s, self.svc.switch_extras(s.datapath_id)) for s in switches]}
 
     def h_list_links(self, caller: Caller, **_: Any) -> tuple[int, Body]:
         links, problems = self.svc.links(caller)

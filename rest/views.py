@@ -61,7 +61,7 @@ def attachment(p: Port) -> dict[str, Any]:
     return {"port_id": p.id, "vnic_id": p.vnic_id}
 
 
-def switch(s: Switch) -> dict[str, Any]:
+def switch(s: Switch, extras: dict[str, Any]) -> dict[str, Any]:
     return {
         "datapath_id": format_dpid(s.datapath_id),
         "connected": s.connected,
@@ -69,6 +69,7 @@ def switch(s: Switch) -> dict[str, Any]:
             {"port_no": p.port_no, "name": p.name, "up": p.up}
             for p in sorted(s.ports.values(), key=lambda p: p.port_no)
         ],
+        **extras,
     }
 
 

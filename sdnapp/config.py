@@ -49,6 +49,23 @@ class AuthConfig:
 class IsolationConfig:
     driver: str = "vlan"
     vlan_range: tuple[int, int] = (100, 3999)
+    vni_range: tuple[int, int] = (1000, 999999)
+    tunnel_port: str = "vxlan0"
+    manage_tunnel_port: bool = True
+
+    @property
+    def segment_range(self) -> tuple[int, int]:
+        return self.vlan_range if self.driver == "vlan" else self.vni_range
+
+
+@dataclass(frozen=True)
+class SwitchConfig:
+    """A switch sdnapp knows before it connects: its OVSDB (for VIF bindings) and tunnel address."""
+
+    datapath_id: int
+    ovsdb: str | None = None
+    bridge: str = "br-int"
+    tunnel_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     isolation: IsolationConfig = field(default_factory=IsolationConfig)
     topology: TopologyConfig = field(default_factory=TopologyConfig)
+    switches: tuple[SwitchConfig, ...] = ()
     log_level: str = "INFO"
 
 
@@ -108,7 +126,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a mapping of sections")
-    top = {"api", "openflow", "store", "auth", "isolation", "topology", "logging"}
+    top = {"api", "openflow", "store", "auth", "isolation", "topology", "switches", "logging"}
     for k in raw:
         if k not in top:
             raise ConfigError(f"{k}: unknown section (known: {', '.join(sorted(top))})")
@@ -152,18 +170,23 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         )
     auth = AuthConfig(strategy=strategy, tokens_file=os.path.join(base_dir, tokens_file) if tokens_file else None)
 
-    iso = _section(raw, "isolation", {"driver", "vlan_range"})
+    iso = _section(raw, "isolation", {"driver", "vlan_range", "vni_range", "tunnel_port", "manage_tunnel_port"})
     driver = _str(iso, "driver", "isolation.driver", "vlan")
-    if driver != "vlan":
-        raise ConfigError(f"isolation.driver: must be vlan, got {driver!r}")
-    vr = iso.get("vlan_range", list(IsolationConfig.vlan_range))
-    if (
-        not isinstance(vr, list) or len(vr) != 2
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in vr)
-        or not 1 <= vr[0] <= vr[1] <= 4094
-    ):
-        raise ConfigError(f"isolation.vlan_range: must be [low, high] with 1 <= low <= high <= 4094, got {vr!r}")
-    isolation = IsolationConfig(driver=driver, vlan_range=(vr[0], vr[1]))
+    if driver not in ("vlan", "vxlan"):
+        raise ConfigError(f"isolation.driver: must be vlan or vxlan, got {driver!r}")
+    tunnel_port = _str(iso, "tunnel_port", "isolation.tunnel_port", IsolationConfig.tunnel_port)
+    manage = iso.get("manage_tunnel_port", True)
+    if not isinstance(manage, bool):
+        raise ConfigError(f"isolation.manage_tunnel_port: must be true or false, got {manage!r}")
+    assert driver is not None and tunnel_port is not None
+    isolation = IsolationConfig(
+        driver=driver,
+        vlan_range=_range(iso, "vlan_range", IsolationConfig.vlan_range, 1, 4094),
+        vni_range=_range(iso, "vni_range", IsolationConfig.vni_range, 1, (1 << 24) - 1),
+        tunnel_port=tunnel_port,
+        manage_tunnel_port=manage,
+    )
+    switches = _switches(raw.get("switches", []), driver)
 
     topology = _topology(_section(raw, "topology", {"discovery", "lldp_interval", "links"}))
 
@@ -174,8 +197,63 @@ def parse(raw: object, base_dir: str = ".") -> Config:
     assert level is not None
 
     return Config(
-        api=api, openflow=of, store=store, auth=auth, isolation=isolation, topology=topology, log_level=level
+        api=api, openflow=of, store=store, auth=auth, isolation=isolation, topology=topology,
+        switches=switches, log_level=level,
     )
+
+
+def _range(sec: dict[str, Any], key: str, default: tuple[int, int], low: int, high: int) -> tuple[int, int]:
+    v = sec.get(key, list(default))
+    if (
+        not isinstance(v, list) or len(v) != 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        or not low <= v[0] <= v[1] <= high
+    ):
+        raise ConfigError(f"isolation.{key}: must be [low, high] with {low} <= low <= high <= {high}, got {v!r}")
+    return v[0], v[1]
+
+
+def _switches(raw: object, driver: str) -> tuple[SwitchConfig, ...]:
+    from .validate import datapath_id
+
+    if not isinstance(raw, list):
+        raise ConfigError("switches: must be a list of {datapath_id, ovsdb, bridge, tunnel_ip}")
+    out: list[SwitchConfig] = []
+    seen: set[int] = set()
+    for i, item in enumerate(raw):
+        path = f"switches[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: must be a mapping")
+        for k in item:
+            if k not in ("datapath_id", "ovsdb", "bridge", "tunnel_ip"):
+                raise ConfigError(f"{path}.{k}: unknown key (known: bridge, datapath_id, ovsdb, tunnel_ip)")
+        if "datapath_id" not in item:
+            raise ConfigError(f"{path}.datapath_id: required")
+        try:
+            dpid = datapath_id(item["datapath_id"])
+        except Exception as e:
+            raise ConfigError(f"{path}.datapath_id: {e}") from None
+        if dpid in seen:
+            raise ConfigError(f"{path}.datapath_id: {dpid:016x} is listed twice")
+        seen.add(dpid)
+        ovsdb = _str(item, "ovsdb", f"{path}.ovsdb", None)
+        if ovsdb is not None and not ovsdb.startswith(("unix:", "tcp:", "ssl:")):
+            raise ConfigError(f"{path}.ovsdb: must be unix:PATH, tcp:IP:PORT or ssl:IP:PORT, got {ovsdb!r}")
+        bridge = _str(item, "bridge", f"{path}.bridge", "br-int")
+        tunnel_ip = _str(item, "tunnel_ip", f"{path}.tunnel_ip", None)
+        if tunnel_ip is not None:
+            try:
+                tunnel_ip = str(ipaddress.IPv4Address(tunnel_ip))
+            except ValueError:
+                raise ConfigError(f"{path}.tunnel_ip: must be an IPv4 address, got {tunnel_ip!r}") from None
+        elif driver == "vxlan":
+            raise ConfigError(f"{path}.tunnel_ip: required with isolation.driver vxlan")
+        assert bridge is not None
+        out.append(SwitchConfig(dpid, ovsdb, bridge, tunnel_ip))
+    ips = [s.tunnel_ip for s in out if s.tunnel_ip]
+    if len(ips) != len(set(ips)):
+        raise ConfigError("switches: two switches share one tunnel_ip")
+    return tuple(out)
 
 
 def _link_end(value: object, path: str) -> tuple[int, int | str]:

@@ -10,6 +10,8 @@ import sys
 import threading
 from typing import Any
 
+from flows.driver import TunnelEnd
+
 from .config import Config, ConfigError
 
 LOG = logging.getLogger("sdnapp")
@@ -48,6 +50,9 @@ class Server:
         # Imported here so that `sdnapp --help` and config errors stay fast.
         from os_ken import cfg as oscfg
 
+        from flows.driver import Driver
+        from flows.vlan import VlanDriver
+        from flows.vxlan import VxlanDriver
         from rest.app import Api
         from rest.auth import Authenticator, NoAuth, TokenAuth
         from rest.openapi import document
@@ -55,6 +60,7 @@ class Server:
 
         from .discovery import Discovery
         from .ofapp import SwitchChannels
+        from .ovsdb import SwitchDb, TunnelSpec, VifBinder
         from .reconciler import Reconciler
         from .service import NetworkService, SegmentPool
         from .status import StatusBook
@@ -64,13 +70,29 @@ class Server:
         auth: Authenticator = NoAuth() if c.auth.strategy == "noauth" else TokenAuth.from_file(c.auth.tokens_file or "")
         self.store = Store(c.store.path)
         self.topology = Topology(list(c.topology.links))
+        for sw in c.switches:
+            self.topology.expect(sw.datapath_id)
         self.status = StatusBook()
-        low, high = c.isolation.vlan_range
-        self.service = NetworkService(self.store, SegmentPool("vlan", low, high), self.topology, self.status)
+        low, high = c.isolation.segment_range
+        pool = SegmentPool(c.isolation.driver, low, high)
+        self.service = NetworkService(self.store, pool, self.topology, self.status)
         self.channels = SwitchChannels()
+        driver: Driver = VxlanDriver() if c.isolation.driver == "vxlan" else VlanDriver()
         self.reconciler = Reconciler(
-            self.service, self.topology, self.status, self.channels, lldp=c.topology.discovery
+            self.service, self.topology, self.status, self.channels,
+            driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends,
         )
+        self.binder = VifBinder(self.service)
+        self.service.on_vnic_created = self.binder.retry_pending
+        self.service.switch_extras = self.switch_extras
+        self.dbs: dict[int, SwitchDb] = {}
+        for sw in c.switches:
+            if sw.ovsdb is None:
+                continue
+            tunnel = None
+            if c.isolation.driver == "vxlan" and sw.tunnel_ip:
+                tunnel = TunnelSpec(c.isolation.tunnel_port, sw.tunnel_ip, c.isolation.manage_tunnel_port)
+            self.dbs[sw.datapath_id] = SwitchDb(sw, tunnel, self.binder.on_vifs)
         self.discovery = (
             Discovery(
                 self.topology, self.reconciler, self.channels.packet_out, self.service.is_access_port,
@@ -85,6 +107,34 @@ class Server:
         oscfg.CONF(args=[], project="os_ken")
         oscfg.CONF.set_override("ofp_listen_host", c.openflow.listen_host)
         oscfg.CONF.set_override("ofp_tcp_listen_port", c.openflow.ports[0])
+
+    def tunnel_ends(self) -> dict[int, TunnelEnd]:
+        """Each hypervisor's tunnel address, and its tunnel port's number once the switch reports the port."""
+        out = {}
+        for sw in self.config.switches:
+            if sw.tunnel_ip is None:
+                continue
+            s = self.topology.switch(sw.datapath_id)
+            port = s.port_by_name(self.config.isolation.tunnel_port) if s else None
+            out[sw.datapath_id] = TunnelEnd(sw.tunnel_ip, port.port_no if port else None)
+        return out
+
+    def switch_extras(self, dpid: int) -> dict[str, object]:
+        """What GET /v1/switches adds for a configured switch: its OVSDB and tunnel port state."""
+        out: dict[str, object] = {}
+        db = self.dbs.get(dpid)
+        if db is not None:
+            out["ovsdb"] = {"remote": db.config.ovsdb, "connected": db.state.connected, "error": db.state.error,
+                            "vifs": len(db.state.vifs)}
+        end = self.tunnel_ends().get(dpid)
+        if end is not None:
+            problem = db.state.tunnel if db is not None else None
+            s = self.topology.switch(dpid)
+            if problem is None and end.port_no is None and s is not None and s.connected:
+                problem = f"the switch has no port named {self.config.isolation.tunnel_port}"
+            out["tunnel"] = {"port_name": self.config.isolation.tunnel_port, "port_no": end.port_no,
+                             "local_ip": end.ip, "ok": problem is None, "problem": problem}
+        return out
 
     def openflow_ready(self) -> bool:
         return set(self.config.openflow.ports) <= _listening_ports()
@@ -118,6 +168,8 @@ class Server:
         self.reconciler.start()
         if self.discovery is not None:
             self.discovery.start()
+        for db in self.dbs.values():
+            db.start()
         mgr.instantiate_apps(**contexts)
         for port in self.config.openflow.ports[1:]:
             hub.spawn(OpenFlowController().server_loop, port, port)
@@ -143,6 +195,8 @@ class Server:
         http.close()
         if self.discovery is not None:
             self.discovery.stop()
+        for db in self.dbs.values():
+            db.stop()
         self.reconciler.stop()
         # The switches keep their flows (fail-mode secure): stopping never
         # touches them. Closing the store after the API stops means no write

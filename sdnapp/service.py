@@ -68,6 +68,8 @@ class NetworkService:
         self.status = status
         self.extensions = extensions
         self.on_change: Callable[[set[int]], None] = lambda segments: None
+        self.on_vnic_created: Callable[[], None] = lambda: None
+        self.switch_extras: Callable[[int], dict[str, object]] = lambda dpid: {}
 
     # helpers ------------------------------------------------------------
     def _require_extension(self, alias: str) -> None:
@@ -225,6 +227,7 @@ class NetworkService:
                 raise errors.MacAddressInUse(f"mac_address {mac} is already used by a VNIC of this project")
             v = Vnic(_new_id(), caller.project_id, name, mac, None, None)
             tx.insert_vnic(v)
+        self.on_vnic_created()  # a switch may already have its interface
         return v
 
     @staticmethod
@@ -348,6 +351,62 @@ class NetworkService:
             tx.delete_binding(v.id)
             seg = self._segment_of_port(tx, v.port_id)
         self._changed({seg}, {v.port_id})
+
+    # bindings from the switch (Open vSwitch external_ids:iface-id) ---------
+    def bind_from_switch(self, datapath_id: int, port_name: str, vnic_id: str) -> bool:
+        """An interface with iface-id `vnic_id` appeared on a switch: the VNIC is there now.
+
+        It moves the VNIC's binding wherever it was (live migration), and takes the
+        switch port from any VNIC bound to it before. False if no such VNIC (yet).
+        """
+        try:
+            vid = str(uuid.UUID(vnic_id))
+        except ValueError:
+            return False
+        b = Binding(datapath_id, None, port_name, "switch")
+        with self.store.write() as tx:
+            v = tx.vnic(vid)
+            if v is None:
+                return False
+            if v.binding == b:
+                return True
+            segs: set[int | None] = {self._segment_of_port(tx, v.port_id)}
+            ports: set[str | None] = {v.port_id}
+            holder = tx.binding_holder(datapath_id, None, port_name)
+            if holder is not None and holder != vid:
+                old = tx.vnic(holder)
+                tx.delete_binding(holder)
+                if old is not None:
+                    segs.add(self._segment_of_port(tx, old.port_id))
+                    ports.add(old.port_id)
+            tx.set_binding(vid, b)
+        LOG.info("vnic %s bound by the switch to %s port %s", vid, validate.format_dpid(datapath_id), port_name)
+        self._changed(segs, ports)
+        return True
+
+    def unbind_from_switch(self, datapath_id: int, port_name: str, vnic_id: str | None = None) -> None:
+        """The interface left the switch: unbind the VNIC the switch had bound there (not one bound since)."""
+        with self.store.write() as tx:
+            holder = tx.binding_holder(datapath_id, None, port_name)
+            if holder is None or (vnic_id is not None and holder != vnic_id):
+                return
+            v = tx.vnic(holder)
+            if v is None or v.binding is None or v.binding.source != "switch":
+                return
+            tx.delete_binding(holder)
+            seg = self._segment_of_port(tx, v.port_id)
+        LOG.info("vnic %s unbound: its interface left %s", holder, validate.format_dpid(datapath_id))
+        self._changed({seg}, {v.port_id})
+
+    def switch_bound_ports(self, datapath_id: int) -> dict[str, str]:
+        """port name -> vnic id of the bindings the switch itself made on it."""
+        with self.store.read() as tx:
+            return {
+                v.binding.port_name: v.id
+                for v in tx.vnics()
+                if v.binding is not None and v.binding.source == "switch"
+                and v.binding.datapath_id == datapath_id and v.binding.port_name is not None
+            }
 
     # what the data plane needs -------------------------------------------
     def segment_states(self, segment_ids: Iterable[int] | None = None) -> dict[int, SegmentState]:

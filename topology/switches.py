@@ -69,6 +69,11 @@ class Topology:
         with self._lock:
             return sorted(d for d, s in self._switches.items() if s.connected)
 
+    def expect(self, dpid: int) -> None:
+        """A switch the configuration names: listed (disconnected) before it ever connects."""
+        with self._lock:
+            self._switches.setdefault(dpid, Switch(dpid, False))
+
     def switch_connected(self, dpid: int, ports: list[SwitchPort]) -> None:
         with self._lock:
             self._switches[dpid] = Switch(dpid, True, {p.port_no: p for p in ports})

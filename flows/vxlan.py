@@ -31,12 +31,23 @@ VNI_MAX = (1 << 24) - 1
 class VxlanDriver:
     name = DRIVER
 
+    @staticmethod
+    def access_members(members: Sequence[Member], ctx: Context) -> list[Member]:
+        """Members not bound to their hypervisor's tunnel port: that port is never an access port."""
+        out = []
+        for m in members:
+            end = ctx.tunnels.get(m.datapath_id)
+            if end is None or end.port_no != m.port_no:
+                out.append(m)
+        return out
+
     def segment_switches(self, members: Sequence[Member], ctx: Context) -> frozenset[int]:
-        return frozenset(m.datapath_id for m in members)
+        return frozenset(m.datapath_id for m in self.access_members(members, ctx))
 
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         if not VNI_MIN <= segment_id <= VNI_MAX:
             raise ValueError(f"VNI {segment_id} out of range")
+        members = self.access_members(members, ctx)
         local = sorted((m for m in members if m.datapath_id == dpid), key=lambda m: (m.port_no, m.mac))
         if not local:
             return []

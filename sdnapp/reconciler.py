@@ -111,7 +111,9 @@ class Reconciler:
         segs, ports = self.svc.ports_bound_on(dpid, port)
         self.status.touch(ports)
         if segs:
-            self._schedule(dpid, segs)
+            # The ports' new generation must be confirmed by every switch their
+            # networks span, not only by this one.
+            self.segments_changed(segs)
 
     def topology_changed(self, exclude: int | None = None) -> None:
         """Links or connected switches may have changed: if the fabric did, every switch is recomputed."""

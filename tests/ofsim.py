@@ -2,7 +2,10 @@
 
 Enough of the spec to run frames through the tables this application compiles
 and see where they come out: multi-table lookup, priorities, the match fields
-the pipeline uses (masked or not), apply-actions in order, goto. Anything the
+the pipeline uses (masked or not), apply-actions in order, goto. Tunnel
+metadata (tunnel_id, and OVS's tun_ipv4_src/tun_ipv4_dst) rides with the
+packet between tables as on Open vSwitch; what a tunnel does with it is the
+caller's business (see tests/vxlansim.py). Anything the
 pipeline should never produce (overlapping flows of equal priority, a second
 VLAN tag, goto backwards, output to a port the switch lacks) raises, because a
 real switch would either reject it or behave in an unspecified way.
@@ -35,10 +38,11 @@ FlowModKind = Literal["add", "modify", "delete"]
 FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
 
 _MAC_FIELDS = frozenset({"eth_src", "eth_dst"})
-_IPV4_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"})
+_IPV4_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa", "tun_ipv4_src", "tun_ipv4_dst"})
 # OXM prerequisites: a flow matching these fields without the eth_type is rejected.
 _PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa": 0x0806}
-_KNOWN_FIELDS = frozenset({"in_port", "vlan_vid", "eth_type"}) | _MAC_FIELDS | _IPV4_FIELDS
+_KNOWN_FIELDS = frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id"}) | _MAC_FIELDS | _IPV4_FIELDS
+TUNNEL_ID_MAX = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Packet:
     ipv4_dst: str | None = None
     arp_spa: str | None = None
     arp_tpa: str | None = None
+    tunnel_id: int = 0  # 0 unless a tunnel delivered it or a flow set it (as OVS's tun_id)
+    tun_ipv4_src: str | None = None  # outer source address, for a frame that came out of a tunnel
+    tun_ipv4_dst: str | None = None  # outer destination, for a frame about to go into a tunnel
 
 
 def mac_to_int(mac: str) -> int:
@@ -217,6 +224,13 @@ class FakeSwitch:
                 return replace(packet, eth_src=action.value)
             if action.name == "eth_dst" and isinstance(action.value, str):
                 return replace(packet, eth_dst=action.value)
+            if action.name == "tunnel_id":
+                tid = _value_to_int("tunnel_id", action.value)
+                if not 0 <= tid <= TUNNEL_ID_MAX:
+                    raise AssertionError(f"tunnel_id {tid} does not fit 64 bits: {flow}")
+                return replace(packet, tunnel_id=tid)
+            if action.name == "tun_ipv4_dst" and isinstance(action.value, str):
+                return replace(packet, tun_ipv4_dst=str(ipaddress.IPv4Address(action.value)))
             raise NotImplementedError(f"set_field {action.name}")
         if isinstance(action, Opaque):
             raise NotImplementedError(f"simulator cannot run {action}")

@@ -634,3 +634,26 @@ def test_two_bindings_of_one_switch_port_do_not_block_the_rest_of_the_switch(w: 
     w.job(FULL)
     assert w.svc.port_status(third) == ACTIVE
     assert ingress_key(2, MAC_C1) in w.sw.flows[0]
+
+
+def test_a_port_change_is_confirmed_by_every_switch_of_its_network(tmp_path: Path) -> None:
+    # Found on three hypervisors: a port's status bumped by a port-status event on its own
+    # switch was confirmed only there, so a network spanning others stayed DOWN for good.
+    dpid2 = DPID + 1
+    w = make_world(str(tmp_path / "s.db"), FakeSwitch(DPID, PORTS), FakeSwitch(dpid2, PORTS), wired=True)
+    try:
+        net = w.network()
+        a1 = w.attach(net, MAC_A1, 1)
+        w.attach(net, MAC_A2, 1, dpid=dpid2)
+        w.job(FULL)
+        w.job(FULL, dpid=dpid2)
+        port = w.channel.ports[DPID][1]
+        w.topo.port_changed(DPID, port)
+        w.rec.port_changed(DPID, port)
+        assert w.status_of(a1) == DOWN
+        with w.rec._cond:
+            pending = dict(w.rec._pending)
+        assert set(pending) == {DPID, dpid2}, pending
+    finally:
+        w.rec.stop()
+        w.store.close()

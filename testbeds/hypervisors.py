@@ -1,0 +1,235 @@
+"""Hypervisors on one machine: each its own ovsdb-server and ovs-vswitchd in its own network namespace.
+
+Every hypervisor has `br-phy` (userspace datapath, a plain learning bridge) holding
+its underlay address, joined to the others through a Linux bridge in an underlay
+namespace, and `br-int` (userspace datapath, fail-mode secure) that sdnapp
+programs. br-int reaches sdnapp through a unix socket in the hypervisor's run
+directory, forwarded by socat to sdnapp's TCP port (a namespace's 127.0.0.1 is
+its own). VMs are namespaces whose veth peer is added to br-int the way os-vif
+plugs a VIF: with external_ids iface-id, attached-mac, iface-status and vm-uuid.
+Underlay MTU is 1600, so VMs keep a 1500-byte MTU under VXLAN's 50 bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UNDERLAY_NS = "sdnul"
+UNDERLAY_MTU = 1600
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+
+
+def sh(*cmd: str, ns: str | None = None, check: bool = True, env: dict[str, str] | None = None) -> str:
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    r = subprocess.run(full, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(full)} failed: {r.stderr.strip() or r.stdout.strip()}")
+    return r.stdout
+
+
+@dataclass
+class Hypervisor:
+    index: int
+    base: Path
+    of_port: int
+    socat: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ns(self) -> str:
+        return f"sdnhv{self.index}"
+
+    @property
+    def run(self) -> Path:
+        return self.base / f"hv{self.index}"
+
+    @property
+    def db(self) -> str:
+        return f"unix:{self.run}/db.sock"
+
+    @property
+    def dpid(self) -> str:
+        return f"{0xA00 + self.index:016x}"
+
+    @property
+    def tunnel_ip(self) -> str:
+        return f"10.200.0.{self.index}"
+
+    def env(self) -> dict[str, str]:
+        r = str(self.run)
+        return {"OVS_RUNDIR": r, "OVS_DBDIR": r, "OVS_LOGDIR": r, "OVS_SYSCONFDIR": r}
+
+    def vsctl(self, *args: str) -> str:
+        return sh("ovs-vsctl", f"--db={self.db}", "--timeout=10", *args)
+
+    def ofctl(self, *args: str) -> str:
+        return sh("ovs-ofctl", "-O", "OpenFlow13", *args[:1], f"unix:{self.run}/br-int.mgmt", *args[1:])
+
+    def start(self) -> None:
+        shutil.rmtree(self.run, ignore_errors=True)
+        self.run.mkdir(parents=True)
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "set", "lo", "up", ns=self.ns)
+        sh("ovsdb-tool", "create", f"{self.run}/conf.db", SCHEMA)
+        sh("ovsdb-server", f"{self.run}/conf.db", f"--remote=punix:{self.run}/db.sock",
+           f"--pidfile={self.run}/ovsdb-server.pid", "--detach", f"--log-file={self.run}/ovsdb-server.log",
+           f"--unixctl={self.run}/ovsdb-server.ctl", ns=self.ns, env=self.env())
+        self.vsctl("--no-wait", "init")
+        sh("ovs-vswitchd", self.db, f"--pidfile={self.run}/ovs-vswitchd.pid", "--detach",
+           f"--log-file={self.run}/ovs-vswitchd.log", f"--unixctl={self.run}/ovs-vswitchd.ctl",
+           ns=self.ns, env=self.env())
+        # The underlay: br-phy with the hypervisor's address, its port a veth into the underlay bridge.
+        phy, peer = f"phy{self.index}", f"ul{self.index}"
+        sh("ip", "link", "add", phy, "mtu", str(UNDERLAY_MTU), "type", "veth", "peer", "name", peer,
+           "mtu", str(UNDERLAY_MTU))
+        sh("ip", "link", "set", phy, "netns", self.ns)
+        sh("ip", "link", "set", peer, "netns", UNDERLAY_NS)
+        sh("ip", "link", "set", peer, "master", "ul", "up", ns=UNDERLAY_NS)
+        sh("ip", "link", "set", phy, "up", ns=self.ns)
+        sh("ethtool", "-K", phy, "tx", "off", ns=self.ns, check=False)
+        self.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+                   "fail_mode=standalone", "--", "add-port", "br-phy", phy)
+        sh("ip", "link", "set", "br-phy", "mtu", str(UNDERLAY_MTU), "up", ns=self.ns)
+        sh("ip", "addr", "add", f"{self.tunnel_ip}/24", "dev", "br-phy", ns=self.ns)
+        # br-int, with its controller set in the same transaction that makes it (OVS flushes
+        # a bridge's flows when its first controller is added).
+        sock = f"{self.run}/of.sock"
+        self.socat = subprocess.Popen(
+            ["socat", f"UNIX-LISTEN:{sock},fork,reuseaddr", f"TCP:127.0.0.1:{self.of_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(50):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        self.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+                   "fail_mode=secure", "protocols=OpenFlow13", f"other-config:datapath-id={self.dpid}",
+                   "--", "set-controller", "br-int", f"unix:{sock}")
+
+    def stop(self) -> None:
+        for daemon in ("ovs-vswitchd", "ovsdb-server"):
+            pidfile = self.run / f"{daemon}.pid"
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        if self.socat is not None:
+            self.socat.terminate()
+            self.socat.wait(timeout=5)
+        sh("ip", "netns", "del", self.ns, check=False)
+
+
+@dataclass
+class Vm:
+    name: str
+    mac: str
+    ip: str
+    prefix_len: int
+    vnic_id: str
+    hv: Hypervisor
+    vm_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    nic: str = ""  # the VM's interface name (it changes when the VM moves)
+
+    @property
+    def ns(self) -> str:
+        return f"sdnvm-{self.name}"
+
+    @property
+    def tap(self) -> str:
+        return f"t-{self.name}"
+
+    def cmd(self, *args: str, check: bool = False) -> str:
+        return sh(*args, ns=self.ns, check=check)
+
+
+@dataclass
+class HypervisorBed:
+    base: Path
+    of_port: int
+    count: int = 3
+    hvs: list[Hypervisor] = field(default_factory=list)
+    vms: dict[str, Vm] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.cleanup_stale()
+        sh("ip", "netns", "add", UNDERLAY_NS)
+        sh("ip", "link", "add", "ul", "type", "bridge", ns=UNDERLAY_NS)
+        sh("ip", "link", "set", "ul", "mtu", str(UNDERLAY_MTU), "up", ns=UNDERLAY_NS)
+        for i in range(1, self.count + 1):
+            hv = Hypervisor(i, self.base, self.of_port)
+            self.hvs.append(hv)
+            hv.start()
+        # Let every br-phy learn its peers' neighbour entries before the first tunnelled frame.
+        for hv in self.hvs:
+            for other in self.hvs:
+                if other is not hv:
+                    sh("ping", "-c", "1", "-W", "2", other.tunnel_ip, ns=hv.ns, check=False)
+
+    def switches_config(self) -> list[dict[str, str]]:
+        return [{"datapath_id": hv.dpid, "ovsdb": hv.db, "tunnel_ip": hv.tunnel_ip} for hv in self.hvs]
+
+    def add_vm(self, name: str, hv: Hypervisor, mac: str, ip: str, prefix_len: int, vnic_id: str) -> Vm:
+        vm = Vm(name, mac, ip, prefix_len, vnic_id, hv)
+        sh("ip", "netns", "add", vm.ns)
+        sh("ip", "link", "set", "lo", "up", ns=vm.ns)
+        sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=vm.ns)
+        self.vms[name] = vm
+        self.plug_vif(vm, hv)
+        return vm
+
+    def plug_vif(self, vm: Vm, hv: Hypervisor, iface_id: str | None = None) -> None:
+        """Give the VM a NIC on `hv`, plugged into br-int as os-vif does (iface-id and friends)."""
+        nic = "n-" + vm.name if vm.nic == "e-" + vm.name else "e-" + vm.name
+        sh("ip", "link", "add", vm.tap, "type", "veth", "peer", "name", nic)
+        sh("ip", "link", "set", nic, "netns", vm.ns)
+        vm.cmd("ip", "link", "set", nic, "address", vm.mac, "up", check=True)
+        vm.cmd("ethtool", "-K", nic, "tx", "off")
+        vm.cmd("ip", "addr", "add", f"{vm.ip}/{vm.prefix_len}", "dev", nic, check=True)
+        sh("ip", "link", "set", vm.tap, "netns", hv.ns)
+        sh("ip", "link", "set", vm.tap, "up", ns=hv.ns)
+        sh("ethtool", "-K", vm.tap, "tx", "off", ns=hv.ns, check=False)
+        hv.vsctl("add-port", "br-int", vm.tap, "--", "set", "Interface", vm.tap,
+                 f"external_ids:iface-id={iface_id or vm.vnic_id}", f"external_ids:attached-mac={vm.mac}",
+                 "external_ids:iface-status=active", f"external_ids:vm-uuid={vm.vm_uuid}")
+        old_nic, vm.nic, vm.hv = vm.nic, nic, hv
+        if old_nic:
+            vm.cmd("ip", "link", "del", old_nic)
+
+    def unplug_vif(self, vm: Vm) -> None:
+        """What the compute side does when a VIF goes away: the interface leaves br-int."""
+        vm.hv.vsctl("--if-exists", "del-port", "br-int", vm.tap)
+        sh("ip", "link", "del", vm.tap, ns=vm.hv.ns, check=False)
+        vm.nic = ""
+
+    def migrate(self, vm: Vm, to: Hypervisor) -> None:
+        """Live migration as the network sees it: the VIF appears on `to`, then leaves the source."""
+        src = vm.hv
+        self.plug_vif(vm, to)  # also removes the VM's old NIC, whose peer was the source's tap
+        src.vsctl("--if-exists", "del-port", "br-int", vm.tap)
+
+    def stop(self) -> None:
+        for vm in self.vms.values():
+            sh("ip", "netns", "del", vm.ns, check=False)
+        for hv in self.hvs:
+            hv.stop()
+        sh("ip", "netns", "del", UNDERLAY_NS, check=False)
+
+    @staticmethod
+    def cleanup_stale() -> None:
+        """Namespaces a killed run of this testbed left behind (their daemons die with them)."""
+        for line in sh("ip", "netns", "list").splitlines():
+            name = line.split()[0] if line.strip() else ""
+            if name == UNDERLAY_NS or name.startswith("sdnhv") or name.startswith("sdnvm-"):
+                pids = sh("ip", "netns", "pids", name, check=False).split()
+                for pid in pids:
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (OSError, ValueError):
+                        pass
+                sh("ip", "netns", "del", name, check=False)

@@ -14,6 +14,8 @@ setup(
         "waitress>=3.0.0",
         "PyYAML>=6.0",
         "jsonschema>=4.17",
+        # The Open vSwitch project's OVSDB client (Debian: python3-openvswitch).
+        "ovs>=2.17",
     ],
     extras_require={
         "test": [

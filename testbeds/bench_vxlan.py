@@ -57,7 +57,7 @@ def iface_to_active(sc: vx.VxlanScenario, n: int) -> None:
 def migration(sc: vx.VxlanScenario, n: int) -> None:
     vm1, vm2 = sc.vms["vm1"], sc.vms["vm2"]
     gaps = []
-    for i in range(n):
+    for _ in range(n):
         to = sc.bed.hvs[2] if vm2.hv is sc.bed.hvs[1] else sc.bed.hvs[1]
         p = subprocess.Popen(["ip", "netns", "exec", vm1.ns, "ping", "-D", "-n", "-i", "0.01", "-W", "1",
                               "-c", "300", vm2.ip], stdout=subprocess.PIPE, text=True)

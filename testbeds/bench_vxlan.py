@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             vx.provision(sc)
             Client(sc.proc.url, "ops", admin=True).wait_status(list(sc.ports.values()), timeout=30)
-            vx.ping(sc, "vm1", sc.vms["vm2"].ip, count=3)
+            sc.bed.warm_underlay()
             iface_to_active(sc, args.plugs)
             migration(sc, args.migrations)
             scale(sc, args.networks)

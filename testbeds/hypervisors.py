@@ -171,6 +171,26 @@ class HypervisorBed:
                 if other is not hv:
                     sh("ping", "-c", "1", "-W", "2", other.tunnel_ip, ns=hv.ns, check=False)
 
+    def warm_underlay(self, timeout: float = 10.0) -> None:
+        """Make every hypervisor's OVS know its peers' underlay neighbours.
+
+        OVS's userspace tunnelling learns them by snooping ARP on br-phy, and
+        drops a tunnelled frame while one is unknown. Once the tunnel ports
+        exist, an ARP exchange between the hypervisors' own addresses fills
+        the table; wait until each shows every peer.
+        """
+        deadline = time.monotonic() + timeout
+        for hv in self.hvs:
+            ctl = f"{hv.run}/ovs-vswitchd.ctl"
+            for other in self.hvs:
+                if other is hv:
+                    continue
+                while other.tunnel_ip not in sh("ovs-appctl", "-t", ctl, "tnl/neigh/show", check=False):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"hv{hv.index}'s OVS never learned {other.tunnel_ip}")
+                    sh("ip", "neigh", "flush", "dev", "br-phy", ns=hv.ns, check=False)
+                    sh("ping", "-c", "1", "-W", "1", other.tunnel_ip, ns=hv.ns, check=False)
+
     def switches_config(self) -> list[dict[str, str]]:
         return [{"datapath_id": hv.dpid, "ovsdb": hv.db, "tunnel_ip": hv.tunnel_ip} for hv in self.hvs]
 

@@ -25,6 +25,7 @@ def sc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[vx.VxlanScenario]:
     try:
         vx.provision(scenario)
         Client(scenario.proc.url, "ops", admin=True).wait_status(list(scenario.ports.values()), timeout=30)
+        scenario.bed.warm_underlay()
         yield scenario
     finally:
         print(scenario.proc.log()[-3000:])

@@ -9,7 +9,13 @@ goes to the controller in steady state.
 
 from __future__ import annotations
 
-from .model import OFPP_CONTROLLER, Flow, Output, match
+from .model import OFPP_CONTROLLER, OFPVID_NONE, Action, Flow, MatchValue, Output, match
+from .state import Member
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+IPPROTO_UDP = 17
+DHCP_SERVER, DHCP_CLIENT = 67, 68
 
 TABLE_INGRESS = 0
 TABLE_FORWARD = 1
@@ -20,6 +26,7 @@ PRIO_FLOOD = 10
 PRIO_ACCESS = 100
 PRIO_TRUNK = 100
 PRIO_UNICAST = 100
+PRIO_GUARD = 120
 PRIO_LLDP = 1000
 
 LLDP_ETH_TYPE = 0x88CC
@@ -63,4 +70,34 @@ def base_flows(lldp: bool = False) -> list[Flow]:
                 cookie=cookie,
             )
         )
+    return flows
+
+
+def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow]:
+    """Table 0 for one VNIC's access port: what it may send, and `admit` (the driver's actions) for it.
+
+    Only untagged frames with the VNIC's own source MAC. Where the port has an
+    address: IPv4 only from that address, ARP only for its own MAC/IP pair, and
+    DHCP requests from 0.0.0.0; nothing else (IPv6 included). Never frames from
+    a DHCP server port: a VM cannot answer as a DHCP server.
+    """
+    base: dict[str, MatchValue] = {"in_port": m.port_no, "eth_src": m.mac, "vlan_vid": OFPVID_NONE}
+    if m.ip is None:
+        matches = [match(**base)]
+    else:
+        matches = [
+            match(**base, eth_type=ETH_IPV4, ipv4_src=m.ip),
+            match(**base, eth_type=ETH_ARP, arp_spa=m.ip, arp_sha=m.mac),
+            match(**base, eth_type=ETH_IPV4, ipv4_src="0.0.0.0", ip_proto=IPPROTO_UDP, udp_src=DHCP_CLIENT,
+                  udp_dst=DHCP_SERVER),
+        ]
+    flows = [Flow(TABLE_INGRESS, PRIO_ACCESS, mt, admit, goto=TABLE_FORWARD, cookie=cookie) for mt in matches]
+    flows.append(
+        Flow(
+            TABLE_INGRESS,
+            PRIO_GUARD,
+            match(in_port=m.port_no, eth_type=ETH_IPV4, ip_proto=IPPROTO_UDP, udp_src=DHCP_SERVER),
+            cookie=cookie,
+        )
+    )
     return flows

@@ -14,6 +14,7 @@ class Member:
     mac: str
     datapath_id: int
     port_no: int
+    ip: str | None = None  # the port's address, where its network has an address range
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from topology.fabric import Fabric, Link
 
 from .driver import Context
-from .model import OFPVID_NONE, OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetField, match
-from .pipeline import PRIO_ACCESS, PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, cookie_for
+from .model import OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetField, match
+from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
 DRIVER = "vlan"
@@ -56,16 +56,7 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     vid = OFPVID_PRESENT | segment_id
     flows: list[Flow] = []
     for m in local:
-        flows.append(
-            Flow(
-                table=TABLE_INGRESS,
-                priority=PRIO_ACCESS,
-                match=match(in_port=m.port_no, eth_src=m.mac, vlan_vid=OFPVID_NONE),
-                actions=(PushVlan(), SetField("vlan_vid", vid)),
-                goto=TABLE_FORWARD,
-                cookie=cookie,
-            )
-        )
+        flows.extend(access_flows(m, (PushVlan(), SetField("vlan_vid", vid)), cookie))
         flows.append(
             Flow(
                 table=TABLE_FORWARD,

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .driver import Context
-from .model import OFPVID_NONE, Action, Flow, Output, SetField, match
-from .pipeline import PRIO_ACCESS, PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, cookie_for
+from .model import Action, Flow, Output, SetField, match
+from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
 DRIVER = "vxlan"
@@ -63,16 +63,7 @@ class VxlanDriver:
                     remote[m.datapath_id] = end.ip
         flows: list[Flow] = []
         for m in local:
-            flows.append(
-                Flow(
-                    table=TABLE_INGRESS,
-                    priority=PRIO_ACCESS,
-                    match=match(in_port=m.port_no, eth_src=m.mac, vlan_vid=OFPVID_NONE),
-                    actions=(SetField("tunnel_id", segment_id),),
-                    goto=TABLE_FORWARD,
-                    cookie=cookie,
-                )
-            )
+            flows.extend(access_flows(m, (SetField("tunnel_id", segment_id),), cookie))
             flows.append(
                 Flow(
                     table=TABLE_FORWARD,

@@ -158,15 +158,15 @@ def parse(raw: object, base_dir: str = ".") -> Config:
 
     au = _section(raw, "auth", {"strategy", "tokens_file"})
     strategy = _str(au, "strategy", "auth.strategy", "noauth")
-    if strategy not in ("noauth", "token"):
-        raise ConfigError(f"auth.strategy: must be noauth or token, got {strategy!r}")
+    if strategy not in ("noauth", "token", "keystone"):
+        raise ConfigError(f"auth.strategy: must be noauth, token or keystone, got {strategy!r}")
     tokens_file = _str(au, "tokens_file", "auth.tokens_file", None)
     if strategy == "token" and tokens_file is None:
         raise ConfigError("auth.tokens_file: required with auth.strategy token")
     if strategy == "noauth" and not ipaddress.ip_address(api.host).is_loopback:
         raise ConfigError(
             f"auth.strategy: noauth trusts any caller, so the API must listen on a loopback "
-            f"address, not {api.host} (use auth.strategy token)"
+            f"address, not {api.host} (use auth.strategy token or keystone)"
         )
     auth = AuthConfig(strategy=strategy, tokens_file=os.path.join(base_dir, tokens_file) if tokens_file else None)
 

@@ -441,7 +441,7 @@ class NetworkService:
                 )
                 continue
             members.setdefault(seg, []).append(
-                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no)
+                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address)
             )
         return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
 

@@ -37,11 +37,16 @@ from flows.model import (
 FlowModKind = Literal["add", "modify", "delete"]
 FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
 
-_MAC_FIELDS = frozenset({"eth_src", "eth_dst"})
+_MAC_FIELDS = frozenset({"eth_src", "eth_dst", "arp_sha"})
 _IPV4_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa", "tun_ipv4_src", "tun_ipv4_dst"})
 # OXM prerequisites: a flow matching these fields without the eth_type is rejected.
-_PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa": 0x0806}
-_KNOWN_FIELDS = frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id"}) | _MAC_FIELDS | _IPV4_FIELDS
+_PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa": 0x0806, "arp_sha": 0x0806,
+           "ip_proto": 0x0800}
+_PROTO_PREREQ = {"udp_src": 17, "udp_dst": 17}
+_KNOWN_FIELDS = (
+    frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id", "ip_proto", "udp_src", "udp_dst"})
+    | _MAC_FIELDS | _IPV4_FIELDS
+)
 TUNNEL_ID_MAX = (1 << 64) - 1
 
 
@@ -56,6 +61,10 @@ class Packet:
     ipv4_dst: str | None = None
     arp_spa: str | None = None
     arp_tpa: str | None = None
+    arp_sha: str | None = None
+    ip_proto: int | None = None
+    udp_src: int | None = None
+    udp_dst: int | None = None
     tunnel_id: int = 0  # 0 unless a tunnel delivered it or a flow set it (as OVS's tun_id)
     tun_ipv4_src: str | None = None  # outer source address, for a frame that came out of a tunnel
     tun_ipv4_dst: str | None = None  # outer destination, for a frame about to go into a tunnel
@@ -114,6 +123,8 @@ def _check_flow(flow: Flow) -> None:
         _split(name, value)
         if name in _PREREQ and fields.get("eth_type") != _PREREQ[name]:
             raise ValueError(f"{name} needs eth_type={_PREREQ[name]:#x}: {flow}")
+        if name in _PROTO_PREREQ and fields.get("ip_proto") != _PROTO_PREREQ[name]:
+            raise ValueError(f"{name} needs ip_proto={_PROTO_PREREQ[name]}: {flow}")
     if flow.goto is not None and flow.goto <= flow.table:
         raise ValueError(f"goto must go to a later table: {flow}")
 

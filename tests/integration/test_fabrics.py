@@ -80,7 +80,7 @@ def test_broadcast_reaches_each_host_of_its_network_once(fab: Fab) -> None:
         node = net.get(sender)
         out = node.cmd(
             f"{sys.executable} -m testbeds.craft --iface {node.defaultIntf()} --src {hp.mac} "
-            f"--dst ff:ff:ff:ff:ff:ff --count 1 --marker {marker}"
+            f"--ip-src {hp.ip} --dst ff:ff:ff:ff:ff:ff --count 1 --marker {marker}"
         )
         assert "Traceback" not in out, out
         seen = cap.stop()

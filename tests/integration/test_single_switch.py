@@ -45,7 +45,8 @@ def test_spoofed_and_tagged_frames_get_nothing_through(bed: Bed) -> None:
 
     def send(sender: str, src: str, dst: str, vlan: int | None = None) -> None:
         node = bed.host(sender)
-        cmd = f"{sys.executable} -m testbeds.craft --iface {node.defaultIntf()} --src {src} --dst {dst} --count 3"
+        cmd = (f"{sys.executable} -m testbeds.craft --iface {node.defaultIntf()} --src {src} --dst {dst} "
+               f"--ip-src {h[sender].ip} --count 3")
         if vlan is not None:
             cmd += f" --vlan {vlan}"
         out = node.cmd(cmd)
@@ -68,6 +69,32 @@ def test_spoofed_and_tagged_frames_get_nothing_through(bed: Bed) -> None:
     seen = cap.stop()
     for name, lines in seen.items():
         assert lines == [], f"{name} received a crafted frame from h1: {lines}"
+
+
+def test_port_security_ip_arp_and_dhcp(bed: Bed) -> None:
+    h = bed.sc.hosts
+    node = bed.host("h1")
+
+    def send(*extra: str) -> None:
+        out = node.cmd(f"{sys.executable} -m testbeds.craft --iface {node.defaultIntf()} --src {h['h1'].mac} "
+                       + " ".join(extra) + " --count 3")
+        assert "Traceback" not in out, out
+
+    # Controls: own address, and a DHCP request from 0.0.0.0, reach the peer h2.
+    cap = Capture([bed.host("h2")], "udp port 4242 or udp port 67")
+    send("--dst", h["h2"].mac, "--ip-src", h["h1"].ip)
+    send("--dhcp", "discover")
+    seen = cap.stop()["h2"]
+    assert sum("4242" in x for x in seen) >= 1 and sum("67" in x for x in seen) >= 1, seen
+
+    cap = Capture([bed.host("h2")], "udp port 4242 or udp port 68 or (arp and host 10.0.250.250)")
+    send("--dst", h["h2"].mac, "--ip-src", h["h2"].ip)  # h2's own address, spoofed
+    send("--dst", h["h2"].mac, "--ip-src", "10.0.1.99")  # an address nobody has
+    send("--arp", "--ip-src", h["h2"].ip)  # ARP claiming h2's address
+    send("--arp", "--ip-src", h["h1"].ip, "--arp-sha", "02:00:00:00:00:99")  # own address, another MAC
+    send("--dhcp", "offer", "--ip-src", h["h1"].ip)  # answering as a DHCP server
+    seen = cap.stop()["h2"]
+    assert seen == [], f"spoofed frames from h1 reached h2: {seen}"
 
 
 def _our_flows() -> dict[tuple[int, int, int, str, str], float]:

@@ -76,7 +76,7 @@ def test_broadcast_goes_only_to_hypervisors_of_its_network(sc: vx.VxlanScenario)
         p.stderr.readline()  # "listening on ..."
     vm4 = sc.vms["vm4"]  # blue, on hv1; blue has a VM on hv2 and none on hv3
     out = vm4.cmd(sys.executable, "-m", "testbeds.craft", "--iface", vm4.nic, "--src", vm4.mac,
-                  "--dst", "ff:ff:ff:ff:ff:ff", "--count", "3")
+                  "--ip-src", vm4.ip, "--dst", "ff:ff:ff:ff:ff:ff", "--count", "3")
     assert "Traceback" not in out, out
     time.sleep(0.5)
     blue_vni = _admin(sc).get(f"/v1/networks/{sc.networks['blue']}")["network"]["segment"]["id"]

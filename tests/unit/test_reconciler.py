@@ -171,7 +171,7 @@ def test_connect_to_empty_switch_installs_everything_once(w: World) -> None:
     assert [w.status_of(x) for x in (a1, a2, b1)] == [DOWN] * 3
 
     msgs = w.job(FULL)
-    assert kinds(msgs) == ["add"] * 10  # 2 table-miss + A: 2 per member + flood + B: 2 + flood
+    assert kinds(msgs) == ["add"] * 13  # 2 table-miss + A: 3 per member + flood + B: 3 + flood
     assert {m.flow for m in msgs} == w.desired()
     assert w.channel.reads == [DPID] and w.channel.port_descs == [DPID]
     assert ours(w.sw) == w.desired()
@@ -242,7 +242,7 @@ def test_full_sync_removes_stale_adds_missing_and_never_touches_foreign_flows(w:
     msgs = w2.job(FULL)
     want = w2.desired()
     expected = diff(want, stale)
-    assert kinds(msgs) == ["add"] + ["delete"] * 5 + ["modify"] * 2
+    assert kinds(msgs) == ["add"] + ["delete"] * 7 + ["modify"] * 2
     assert sorted((m.kind, str(m.flow)) for m in msgs) == sorted(
         [("add", str(f)) for f in expected.add]
         + [("modify", str(f)) for f in expected.modify]
@@ -296,7 +296,7 @@ def test_plug_sends_only_its_networks_partition(w: World) -> None:
 
     msgs = w.job(A)
     assert w.channel.reads == [] and w.channel.port_descs == []
-    assert kinds(msgs) == ["add", "add", "modify"]  # a2's ingress and unicast flows, A's flood flow
+    assert kinds(msgs) == ["add", "add", "add", "modify"]  # a2's ingress, DHCP guard, unicast; A's flood
     assert {x.flow.cookie for x in msgs} == {cookie_for(A)}
     assert ours(w.sw) == w.desired()
     assert w.status_of(a2) == ACTIVE
@@ -388,7 +388,7 @@ def test_change_between_snapshot_and_barrier_is_not_confirmed(w: World) -> None:
     m = synced_world(w, {"a": [(MAC_A1, 1)]})
     a2 = w.attach(w.svc.list_networks(ADMIN)[0], MAC_A2, 2)
     w.channel.on_send = lambda dpid, d: w.status.touch([a2.port.id])
-    assert len(w.job(*w.take_changed())) == 3
+    assert len(w.job(*w.take_changed())) == 4
     assert (w.status_of(m["a1"]), w.status_of(a2)) == (ACTIVE, DOWN)
     w.channel.on_send = None
     assert w.job(A) == []  # the next job has nothing to send, and confirms
@@ -437,7 +437,7 @@ def test_switch_disconnect_makes_ports_down_and_reconnect_reads_everything(w: Wo
     w.channel.reconnect(DPID)
     msgs = w.job(A)  # not asked for FULL: the dropped cache makes it one
     assert w.channel.port_descs == [DPID] and w.channel.reads == [DPID]
-    assert kinds(msgs) == ["delete", "delete", "modify"]
+    assert kinds(msgs) == ["delete", "delete", "delete", "modify"]
     assert ours(w.sw) == w.desired()
     assert w.status_of(m["a1"]) == ACTIVE
     assert out_ports(w.sw, 2, MAC_A2) == []
@@ -453,7 +453,7 @@ def test_unplug_and_destroy_vnic_remove_the_members_flows(w: World) -> None:
 
     w.svc.unplug_port(ADMIN, m["a1"].port.id)
     msgs = w.job(*w.take_changed())
-    assert kinds(msgs) == ["delete", "delete", "modify"]
+    assert kinds(msgs) == ["delete", "delete", "delete", "modify"]
     assert {x.flow.cookie for x in msgs} == {cookie_for(A)}
     assert out_ports(w.sw, 1, MAC_A1) == []
     assert out_ports(w.sw, 1, MAC_A1, MAC_A2) == []
@@ -463,14 +463,14 @@ def test_unplug_and_destroy_vnic_remove_the_members_flows(w: World) -> None:
 
     w.svc.destroy_vnic(ADMIN, m["a2"].vnic.id)
     msgs = w.job(*w.take_changed())
-    assert kinds(msgs) == ["delete", "delete", "modify"]
+    assert kinds(msgs) == ["delete", "delete", "delete", "modify"]
     assert out_ports(w.sw, 2, MAC_A2) == []
     assert out_ports(w.sw, 2, MAC_A2, MAC_A3) == []
     assert out_ports(w.sw, 3, MAC_A3) == []
     assert ours(w.sw) == w.desired()
 
     w.svc.unplug_vnic(ADMIN, m["a3"].vnic.id)
-    assert kinds(w.job(*w.take_changed())) == ["delete"] * 3
+    assert kinds(w.job(*w.take_changed())) == ["delete"] * 4
     assert ours(w.sw) == set(base_flows())
     w.svc.destroy_network(ADMIN, net_a.id)
     assert w.job(*w.take_changed()) == []

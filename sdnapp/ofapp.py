@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from os_ken.base import app_manager
-from os_ken.controller import ofp_event
+from os_ken.controller import controller, ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -31,6 +31,34 @@ from .reconciler import Reconciler, SwitchGone
 LOG = logging.getLogger(__name__)
 
 REPLY_TIMEOUT = 30.0
+
+
+def _report_disconnects_on_native_threads() -> None:
+    """Make os-ken notice a switch that closed its connection, with native threads.
+
+    os-ken's Datapath.serve() waits for its send thread after the receive loop
+    ends, and "kills" it first; with the native hub a kill does nothing, and the
+    send thread sleeps on its queue forever, so the datapath never reaches
+    DEAD_DISPATCHER and nobody learns the switch is gone. Waking the send
+    thread with a closing no-op send when the receive loop ends lets serve()
+    finish, and os-ken then reports the disconnect as usual.
+    """
+    original = controller.Datapath._recv_loop
+    if getattr(original, "_sdnapp_wakes_sender", False):
+        return
+
+    def _recv_loop(self: Any) -> None:
+        try:
+            original(self)
+        finally:
+            if self.send_q is not None:
+                self.send(b"", close_socket=True)
+
+    _recv_loop._sdnapp_wakes_sender = True  # type: ignore[attr-defined]
+    controller.Datapath._recv_loop = _recv_loop
+
+
+_report_disconnects_on_native_threads()
 
 
 def switch_port(p: Any) -> SwitchPort:

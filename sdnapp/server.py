@@ -107,6 +107,10 @@ class Server:
         oscfg.CONF(args=[], project="os_ken")
         oscfg.CONF.set_override("ofp_listen_host", c.openflow.listen_host)
         oscfg.CONF.set_override("ofp_tcp_listen_port", c.openflow.ports[0])
+        # Echo requests find a switch that vanished without closing its connection
+        # (power loss, a cut cable): three unanswered, two seconds apart.
+        oscfg.CONF.set_override("echo_request_interval", 2.0)
+        oscfg.CONF.set_override("maximum_unreplied_echo_requests", 3)
 
     def tunnel_ends(self) -> dict[int, TunnelEnd]:
         """Each hypervisor's tunnel address, and its tunnel port's number once the switch reports the port."""

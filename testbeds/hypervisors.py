@@ -81,9 +81,7 @@ class Hypervisor:
            f"--pidfile={self.run}/ovsdb-server.pid", "--detach", f"--log-file={self.run}/ovsdb-server.log",
            f"--unixctl={self.run}/ovsdb-server.ctl", ns=self.ns, env=self.env())
         self.vsctl("--no-wait", "init")
-        sh("ovs-vswitchd", self.db, f"--pidfile={self.run}/ovs-vswitchd.pid", "--detach",
-           f"--log-file={self.run}/ovs-vswitchd.log", f"--unixctl={self.run}/ovs-vswitchd.ctl",
-           ns=self.ns, env=self.env())
+        self._start_vswitchd()
         # The underlay: br-phy with the hypervisor's address, its port a veth into the underlay bridge.
         phy, peer = f"phy{self.index}", f"ul{self.index}"
         sh("ip", "link", "add", phy, "mtu", str(UNDERLAY_MTU), "type", "veth", "peer", "name", peer,
@@ -111,6 +109,26 @@ class Hypervisor:
         self.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
                    "fail_mode=secure", "protocols=OpenFlow13", f"other-config:datapath-id={self.dpid}",
                    "--", "set-controller", "br-int", f"unix:{sock}")
+
+    def _start_vswitchd(self) -> None:
+        sh("ovs-vswitchd", self.db, f"--pidfile={self.run}/ovs-vswitchd.pid", "--detach",
+           f"--log-file={self.run}/ovs-vswitchd.log", f"--unixctl={self.run}/ovs-vswitchd.ctl",
+           ns=self.ns, env=self.env())
+
+    def stop_vswitchd(self) -> None:
+        """The switch goes away (its flows with it); the database and interfaces stay."""
+        pid = int((self.run / "ovs-vswitchd.pid").read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"ovs-vswitchd of hv{self.index} did not stop")
+
+    def start_vswitchd(self) -> None:
+        self._start_vswitchd()
 
     def stop(self) -> None:
         for daemon in ("ovs-vswitchd", "ovsdb-server"):

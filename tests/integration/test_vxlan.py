@@ -154,3 +154,23 @@ def test_unknown_iface_id_is_ignored_until_it_names_a_vnic(sc: vx.VxlanScenario)
     finally:
         hv1.vsctl("--if-exists", "del-port", "br-int", "t-late")
         sh("ip", "link", "del", "t-late", ns=hv1.ns, check=False)
+
+
+def test_a_restarted_switch_is_reprogrammed_from_desired_state(sc: vx.VxlanScenario) -> None:
+    hv1 = sc.bed.hvs[0]  # vm1 (red) and vm4 (blue)
+    admin = _admin(sc)
+    on_hv1 = [sc.ports["vm1"], sc.ports["vm4"]]
+    before = sorted(ln.split(" actions=")[0].split("priority=")[1] + " " + ln.split(" actions=")[1]
+                    for ln in hv1.ofctl("dump-flows").splitlines() if "cookie=0x5d4e" in ln)
+    hv1.stop_vswitchd()
+    try:
+        admin.wait_status(on_hv1, "DOWN", timeout=10)
+    finally:
+        hv1.start_vswitchd()
+    admin.wait_status(on_hv1, "ACTIVE", timeout=20)
+    after = sorted(ln.split(" actions=")[0].split("priority=")[1] + " " + ln.split(" actions=")[1]
+                   for ln in hv1.ofctl("dump-flows").splitlines() if "cookie=0x5d4e" in ln)
+    assert after == before, "the switch came back with other flows than it had"
+    sc.bed.warm_underlay()
+    assert vx.ping(sc, "vm1", sc.vms["vm3"].ip, count=3)
+    assert vx.ping(sc, "vm4", sc.vms["vm5"].ip, count=3)

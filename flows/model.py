@@ -75,6 +75,7 @@ class Flow:
     goto: int | None = None
     cookie: int = 0
     extra: tuple[str, ...] = field(default=())  # instructions we never write
+    meter: int | None = None  # an OpenFlow meter the flow's packets pass first
 
     @property
     def key(self) -> FlowKey:
@@ -88,7 +89,8 @@ class Flow:
         acts = ",".join(_fmt_action(a) for a in self.actions)
         if self.goto is not None:
             acts = f"{acts},goto:{self.goto}" if acts else f"goto:{self.goto}"
-        return f"table={self.table} prio={self.priority} cookie={self.cookie:#x} {m} -> {acts or 'drop'}"
+        meter = f"meter:{self.meter}," if self.meter is not None else ""
+        return f"table={self.table} prio={self.priority} cookie={self.cookie:#x} {m} -> {meter}{acts or 'drop'}"
 
 
 def _fmt(v: MatchValue) -> str:

@@ -56,8 +56,16 @@ def partition_of(cookie: int) -> int:
     return cookie & PARTITION_MASK
 
 
-def base_flows(lldp: bool = False) -> list[Flow]:
-    """The fixed part of every switch's pipeline: table-miss drops, and LLDP to the controller for discovery."""
+CONTROLLER_METER = 1  # the meter that limits what any switch sends to the controller
+
+
+def base_flows(lldp: bool = False, meter: int | None = None) -> list[Flow]:
+    """The fixed part of every switch's pipeline: table-miss drops, and LLDP to the controller for discovery.
+
+    With `meter`, frames to the controller pass that meter first: the switch
+    itself drops what exceeds its rate, so a host flooding LLDP cannot flood
+    the controller.
+    """
     cookie = cookie_for(BASE_PARTITION)
     flows = [Flow(table=t, priority=PRIO_MISS, match=match(), cookie=cookie) for t in TABLES]
     if lldp:
@@ -68,6 +76,7 @@ def base_flows(lldp: bool = False) -> list[Flow]:
                 match=match(eth_type=LLDP_ETH_TYPE, eth_dst=LLDP_NEAREST_BRIDGE),
                 actions=(Output(OFPP_CONTROLLER),),
                 cookie=cookie,
+                meter=meter,
             )
         )
     return flows

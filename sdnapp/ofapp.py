@@ -175,6 +175,21 @@ class SwitchChannels:
         if not dp.send_msg(msg):
             raise SwitchGone(f"{dpid:016x}")
 
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
+        """Set up the meter that limits packets to the controller; False if the switch has no meters."""
+        dp = self._dp(dpid)
+        features = self.request(dpid, [ofmsg.meter_features_request(dp)])
+        if features.errors or not ofmsg.supports_drop_meters(features.replies):
+            return False
+        mod = ofmsg.meter_mod(dp, ofmsg.MODIFY, meter_id, rate_pps, burst)
+        if self.request(dpid, [mod]).errors:  # no such meter yet
+            add = ofmsg.meter_mod(dp, ofmsg.ADD, meter_id, rate_pps, burst)
+            if self.request(dpid, [add]).errors:
+                LOG.warning("switch %016x refused meter %d: packets to the controller are not limited",
+                            dpid, meter_id)
+                return False
+        return True
+
     # the reconciler's Channel
     def port_desc(self, dpid: int) -> list[SwitchPort]:
         dp = self._dp(dpid)
@@ -259,6 +274,10 @@ class SdnApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def _port_desc(self, ev: Any) -> None:
+        self.channels.on_reply(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPMeterFeaturesStatsReply, MAIN_DISPATCHER)
+    def _meter_features(self, ev: Any) -> None:
         self.channels.on_reply(ev.msg)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)

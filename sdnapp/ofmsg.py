@@ -37,6 +37,8 @@ def _action(a: Action) -> Any:
 def flow_mod(datapath: Any, kind: str, f: Flow) -> Any:
     """An OFPFlowMod that adds, replaces (strictly) or deletes (strictly) `f`."""
     inst: list[Any] = []
+    if f.meter is not None:
+        inst.append(parser.OFPInstructionMeter(f.meter, ofp.OFPIT_METER))
     if f.actions:
         inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [_action(a) for a in f.actions]))
     if f.goto is not None:
@@ -94,12 +96,15 @@ def flow_from_stats(stats: Any) -> Flow:
     """The Flow value of one entry of a flow stats reply."""
     actions: list[Action] = []
     goto: int | None = None
+    meter: int | None = None
     extra: list[str] = []
     for inst in stats.instructions:
         if isinstance(inst, parser.OFPInstructionActions) and inst.type == ofp.OFPIT_APPLY_ACTIONS:
             actions.extend(_action_value(a) for a in inst.actions)
         elif isinstance(inst, parser.OFPInstructionGotoTable):
             goto = inst.table_id
+        elif isinstance(inst, parser.OFPInstructionMeter):
+            meter = inst.meter_id
         else:
             extra.append(repr(inst))
     fields = tuple(sorted((k, _match_value(v)) for k, v in stats.match.items()))
@@ -111,4 +116,29 @@ def flow_from_stats(stats: Any) -> Flow:
         goto=goto,
         cookie=stats.cookie,
         extra=tuple(extra),
+        meter=meter,
+    )
+
+
+def meter_features_request(datapath: Any) -> Any:
+    return parser.OFPMeterFeaturesStatsRequest(datapath, 0)
+
+
+def supports_drop_meters(replies: list[Any]) -> bool:
+    """Whether a meter features reply offers at least one meter with a drop band."""
+    for r in replies:
+        for feat in r.body:
+            if feat.max_meter >= 1 and feat.band_types & (1 << ofp.OFPMBT_DROP):
+                return True
+    return False
+
+
+def meter_mod(datapath: Any, command: str, meter_id: int, rate_pps: int, burst: int) -> Any:
+    """Add or modify a packets-per-second meter that drops above `rate_pps`."""
+    return parser.OFPMeterMod(
+        datapath,
+        command=ofp.OFPMC_ADD if command == ADD else ofp.OFPMC_MODIFY,
+        flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST,
+        meter_id=meter_id,
+        bands=[parser.OFPMeterBandDrop(rate=rate_pps, burst_size=burst)],
     )

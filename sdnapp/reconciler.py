@@ -20,7 +20,7 @@ from flows.diff import FlowDiff, diff
 from flows.driver import Context, Driver, TunnelEnd
 from flows.installed import InstalledTable
 from flows.model import Flow
-from flows.pipeline import BASE_PARTITION, base_flows, partition_of
+from flows.pipeline import BASE_PARTITION, CONTROLLER_METER, base_flows, partition_of
 from flows.state import Member
 from flows.vlan import VlanDriver
 from topology.switches import SwitchPort, Topology
@@ -44,6 +44,10 @@ class Channel(Protocol):
     def port_desc(self, dpid: int) -> list[SwitchPort]: ...
 
     def read_flows(self, dpid: int) -> list[Flow]: ...
+
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
+        """Set up the meter that limits packets to the controller; False where the switch has none."""
+        ...
 
     def send(self, dpid: int, diff: FlowDiff) -> list[Flow]:
         """Send the difference and a barrier; return the flows the switch rejected."""
@@ -75,6 +79,8 @@ class Reconciler:
         self.channel = channel
         self.driver: Driver = driver or VlanDriver()
         self.lldp = lldp
+        self.controller_rate_pps = 100  # LLDP needs a few per port per second
+        self._metered: dict[int, bool] = {}
         self.tunnels = tunnels
         self.stats = Stats()
         self.retry_delay = 2.0
@@ -188,9 +194,13 @@ class Reconciler:
         if full:
             ports = self.channel.port_desc(dpid)
             self.topology.switch_connected(dpid, ports)
+            metered = self.lldp and self.channel.ensure_controller_meter(
+                dpid, CONTROLLER_METER, self.controller_rate_pps, max(1, self.controller_rate_pps // 4)
+            )
             fresh = InstalledTable(self.channel.read_flows(dpid))
             with self._cond:
                 self._installed[dpid] = fresh
+                self._metered[dpid] = metered
             self.topology_changed(exclude=dpid)
         every = full or ALL in work
         # Generations are read before the state, so a change committed after the
@@ -206,7 +216,7 @@ class Reconciler:
         desired: list[Flow] = []
         installed: list[Flow] = []
         if every:
-            desired.extend(base_flows(lldp=self.lldp))
+            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if self._metered.get(dpid) else None))
             partitions = table.partitions() | {BASE_PARTITION} | set(states)
         else:
             partitions = set(states)

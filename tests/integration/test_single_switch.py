@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 
@@ -95,6 +96,55 @@ def test_port_security_ip_arp_and_dhcp(bed: Bed) -> None:
     send("--dhcp", "offer", "--ip-src", h["h1"].ip)  # answering as a DHCP server
     seen = cap.stop()["h2"]
     assert seen == [], f"spoofed frames from h1 reached h2: {seen}"
+
+
+def test_a_flood_towards_the_controller_is_limited_in_the_switch(bed: Bed) -> None:
+    lldp = [f for f in dump_flows("s1") if "CONTROLLER" in f.actions]
+    assert lldp and "meter:1" in lldp[0].actions, f"the LLDP flow is not metered: {lldp}"
+    node = bed.host("h3")
+    flood = node.popen([sys.executable, "-m", "testbeds.flood", "--iface", str(node.defaultIntf()),
+                        "--count", "100000", "--seconds", "6", "--rate", "20000"], stdout=subprocess.PIPE, text=True)
+    red = bed.admin.as_project("red")
+    worst = 0.0
+    while flood.poll() is None:
+        t0 = time.monotonic()
+        red.get("/v1/ports")
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.05)
+    out, _ = flood.communicate()
+    assert "sent" in out, out
+    assert worst < 1.0, f"the REST API took {worst:.2f}s to answer during the flood"
+    stats = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "meter-stats", "s1"], capture_output=True,
+                           text=True).stdout
+    dropped = [int(x.split(":")[1].split()[0]) for x in stats.split() if x.startswith("packet_count:")]
+    assert dropped and dropped[-1] > 0, f"the switch dropped nothing: {stats}"
+    assert bed.admin.get("/healthz")["status"] == "ok"
+    assert ss.ping(bed.net, "h1", bed.sc.hosts["h2"].ip)
+    print(f"flood: {out.strip()}; worst REST answer {worst * 1000:.0f} ms; meter: {' '.join(stats.split())}")
+
+
+def test_malformed_openflow_from_a_switch_does_not_hurt(bed: Bed) -> None:
+    import os
+    import socket
+    import struct
+
+    from .conftest import OF_PORT
+
+    junk = [
+        os.urandom(64),  # not OpenFlow at all
+        struct.pack("!BBHI", 4, 0, 8, 1),  # a HELLO of OpenFlow 1.3, then nonsense
+        struct.pack("!BBHI", 4, 0, 8, 1) + struct.pack("!BBHI", 4, 6, 4, 2),  # FEATURES_REPLY, length too short
+        struct.pack("!BBHI", 4, 0, 8, 1) + struct.pack("!BBHI", 4, 10, 0xFFFF, 3) + b"\x00" * 64,  # PACKET_IN, cut
+        struct.pack("!BBHI", 4, 0, 8, 1) + struct.pack("!BBHI", 4, 99, 8, 4),  # unknown message type
+    ]
+    for payload in junk:
+        with socket.create_connection(("127.0.0.1", OF_PORT), timeout=2) as c:
+            c.sendall(payload)
+            time.sleep(0.2)
+    assert bed.admin.get("/healthz")["status"] == "ok"
+    switches = bed.admin.get("/v1/switches")["switches"]
+    assert [s["datapath_id"] for s in switches] == [ss.DPID] and switches[0]["connected"]
+    assert ss.ping(bed.net, "h1", bed.sc.hosts["h2"].ip)
 
 
 def _our_flows() -> dict[tuple[int, int, int, str, str], float]:

@@ -87,6 +87,10 @@ class FakeChannel:
         self.reads.append(dpid)
         return [f for f in sw.all_flows() if is_ours(f.cookie)]
 
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
+        """This fake switch has no meters (as a switch without OpenFlow meter support)."""
+        return False
+
     def send(self, dpid: int, diff: FlowDiff) -> list[Flow]:
         sw = self._switch(dpid)
         if self.on_send is not None:

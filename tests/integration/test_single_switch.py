@@ -155,6 +155,10 @@ def _our_flows() -> dict[tuple[int, int, int, str, str], float]:
 def test_controller_restart_keeps_traffic_and_flows(bed: Bed, sig: int) -> None:
     before = _our_flows()
     assert before
+    # A ping every 20 ms across the whole stop and start: not one may be lost.
+    pinger = bed.host("h4").popen(["ping", "-n", "-i", "0.02", "-c", "400", "-W", "1", bed.sc.hosts["h5"].ip],
+                                  stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
     code = bed.proc.stop(sig)
     if sig == signal.SIGTERM:
         assert code == 0, "SIGTERM must stop sdnapp cleanly"
@@ -172,8 +176,80 @@ def test_controller_restart_keeps_traffic_and_flows(bed: Bed, sig: int) -> None:
     new_log = bed.proc.log()[log_mark:]
     assert "switch 0000000000000001 connected" in new_log
     assert " flows" not in new_log.split("connected", 1)[1], f"flow-mods sent on reconnect:\n{new_log}"
+    out, _ = pinger.communicate(timeout=30)
+    assert " 400 received" in out and " 0% packet loss" in out, f"pings lost across the restart: {out[-300:]}"
     m = ss.ping_matrix(bed.net, bed.sc)
     assert ss.matrix_holds(bed.sc, m) == [], ss.format_matrix(bed.sc, m)
+
+
+def test_restart_removes_stale_flows_and_adds_missing_ones(bed: Bed) -> None:
+    from flows.pipeline import cookie_for
+
+    before = _our_flows()
+    bed.proc.stop(signal.SIGKILL)
+    # While sdnapp is away the switch drifts: a flow of ours vanishes, a stale one of ours
+    # appears (a network that no longer exists), and another application adds its own.
+    victim = next(f for f in dump_flows("s1") if f.ours and f.priority == 10)
+    subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--strict", "del-flows", "s1",
+                    f"table={victim.table},priority={victim.priority},{victim.match}"], check=True)
+    stale = f"cookie={cookie_for(3999):#x},table=1,priority=10,dl_vlan=3999,actions=drop"
+    foreign = "cookie=0x1234,table=0,priority=5,dl_type=0x88b5,actions=drop"
+    for flow in (stale, foreign):
+        subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flow", "s1", flow], check=True)
+    bed.proc.start()
+    bed.admin.wait_status([x.port_id for x in bed.sc.hosts.values()], "ACTIVE", timeout=30)
+    deadline = time.monotonic() + 10
+    while set(_our_flows()) != set(before):
+        assert time.monotonic() < deadline, "the switch was not brought back to the desired flows"
+        time.sleep(0.1)
+    assert any(f.cookie == 0x1234 for f in dump_flows("s1")), "another application's flow was touched"
+    subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", "s1", "cookie=0x1234/-1"], check=True)
+
+
+def test_concurrent_clients_leave_a_consistent_state(bed: Bed) -> None:
+    import threading
+
+    tenant = bed.admin.as_project("storm")
+    net = tenant.create_network("storm", "10.9.0.0/24")
+    errors: list[str] = []
+
+    def worker(i: int) -> None:
+        c = bed.admin.as_project("storm")
+        try:
+            for k in range(5):
+                port = c.create_port(net["id"])
+                vnic = c.create_vnic()
+                c.plug(port["id"], vnic["id"])
+                bed.admin.bind(vnic["id"], ss.DPID, f"storm-{i}-{k}")  # no such switch port: no flows yet
+                if k % 2:
+                    c.unplug(vnic["id"])
+                    c.delete(f"/v1/vnics/{vnic['id']}")
+                    c.delete(f"/v1/ports/{port['id']}")
+        except Exception as e:  # collected, asserted below
+            errors.append(f"worker {i}: {e}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    ports = tenant.get(f"/v1/networks/{net['id']}/ports")["ports"]
+    vnics = {v["id"]: v for v in tenant.get("/v1/vnics")["vnics"]}
+    assert len(ports) == 20 * 3
+    assert len({p["ip_address"] for p in ports}) == len(ports), "an address was given twice"
+    assert len({v["mac_address"] for v in vnics.values()}) == len(vnics), "a MAC was given twice"
+    for p in ports:
+        assert vnics[p["vnic_id"]]["port_id"] == p["id"], "attachment not the same from both sides"
+    # The switch holds exactly what the state says: a restart finds nothing to send.
+    log_mark = len(bed.proc.log())
+    bed.proc.stop(signal.SIGKILL)
+    bed.proc.start()
+    bed.admin.wait_status([x.port_id for x in bed.sc.hosts.values()], "ACTIVE", timeout=30)
+    assert " flows" not in bed.proc.log()[log_mark:].split("connected", 1)[-1]
+    for v in vnics.values():
+        tenant.unplug(v["id"])
+    tenant.delete(f"/v1/networks/{net['id']}")
 
 
 def test_unplug_plug_and_destroy_cut_and_restore(bed: Bed) -> None:

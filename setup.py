@@ -27,6 +27,8 @@ setup(
             "types-PyYAML>=6.0",
             "types-jsonschema>=4.17",
             "openapi-spec-validator>=0.7",
+            # 4.x: schemathesis.openapi.from_dict and SchemathesisConfig (tests/unit/test_fuzz_schemathesis.py)
+            "schemathesis>=4.32,<5",
         ],
     },
     entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},

@@ -1,4 +1,5 @@
-"""Who is calling: `noauth` (trusted headers on loopback) and `token` (a tokens file)."""
+"""Who is calling: `noauth` (trusted headers on loopback), `token` (a tokens file) and `keystone`
+(the headers Keystone's auth_token middleware sets in front of the service)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-from sdnapp.config import ConfigError, read_yaml
+from sdnapp.config import AuthConfig, ConfigError, read_yaml
 from sdnapp.errors import Unauthorized
 from sdnapp.model import Caller
 
@@ -27,12 +28,16 @@ class NoAuth:
     """The project is the X-Project-Id header; admin when X-Roles names admin."""
 
     def caller(self, headers: Mapping[str, str]) -> Caller:
-        project = headers.get("X-Project-Id")
-        if not project:
-            raise Unauthorized("X-Project-Id header is required")
-        if not _PROJECT_RE.match(project):
-            raise Unauthorized("X-Project-Id must be 1 to 64 letters, digits, '_', '.' or '-'")
+        project = _project(headers.get("X-Project-Id"), "X-Project-Id")
         return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
+
+
+def _project(project: str | None, header: str) -> str:
+    if not project:
+        raise Unauthorized(f"{header} header is required")
+    if not _PROJECT_RE.match(project):
+        raise Unauthorized(f"{header} must be 1 to 64 letters, digits, '_', '.' or '-'")
+    return project
 
 
 class TokenAuth:
@@ -71,3 +76,32 @@ class TokenAuth:
         if found is None:
             raise Unauthorized("the token is not valid")
         return found
+
+
+class KeystoneAuth:
+    """Behind Keystone's auth_token middleware: its X-Project-Id and X-Roles, only when it confirmed the token.
+
+    The middleware removes these headers from what the client sent and sets them from the validated
+    token; with `delay_auth_decision` it passes a request with a missing or bad token on with
+    X-Identity-Status: Invalid, so anything but exactly "Confirmed" is refused. A token scoped to a
+    domain or to nothing is confirmed without a project: refused too, since every call acts for one.
+    """
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        if headers.get("X-Identity-Status") != "Confirmed":
+            raise Unauthorized("the request carries no confirmed Keystone identity (X-Identity-Status)")
+        project = _project(headers.get("X-Project-Id"), "X-Project-Id")
+        return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
+
+
+def authenticator_for(config: AuthConfig) -> Authenticator:
+    """The authenticator of the configured `auth.strategy` (a tokens file is read now)."""
+    if config.strategy == "noauth":
+        return NoAuth()
+    if config.strategy == "keystone":
+        return KeystoneAuth()
+    if config.strategy == "token":
+        if config.tokens_file is None:
+            raise ConfigError("auth.tokens_file: required with auth.strategy token")
+        return TokenAuth.from_file(config.tokens_file)
+    raise ConfigError(f"auth.strategy: unknown strategy {config.strategy!r}")

@@ -23,10 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load(args.config)
         if args.command == "check-config":
-            if config.auth.tokens_file:
-                from rest.auth import TokenAuth
+            from rest.auth import authenticator_for
 
-                TokenAuth.from_file(config.auth.tokens_file)
+            authenticator_for(config.auth)
             print(f"{args.config}: ok")
             return 0
     except ConfigError as e:

@@ -168,6 +168,13 @@ def parse(raw: object, base_dir: str = ".") -> Config:
             f"auth.strategy: noauth trusts any caller, so the API must listen on a loopback "
             f"address, not {api.host} (use auth.strategy token or keystone)"
         )
+    if strategy == "keystone" and not ipaddress.ip_address(api.host).is_loopback:
+        # The identity headers are only as good as what sets them: Keystone's auth_token
+        # middleware in a front end. Listening elsewhere would let clients set them.
+        raise ConfigError(
+            f"auth.strategy: keystone trusts the identity headers of its front end (Keystone's "
+            f"auth_token middleware), so the API must listen on a loopback address behind it, not {api.host}"
+        )
     auth = AuthConfig(strategy=strategy, tokens_file=os.path.join(base_dir, tokens_file) if tokens_file else None)
 
     iso = _section(raw, "isolation", {"driver", "vlan_range", "vni_range", "tunnel_port", "manage_tunnel_port"})

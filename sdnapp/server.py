@@ -54,7 +54,7 @@ class Server:
         from flows.vlan import VlanDriver
         from flows.vxlan import VxlanDriver
         from rest.app import Api
-        from rest.auth import Authenticator, NoAuth, TokenAuth
+        from rest.auth import Authenticator, authenticator_for
         from rest.openapi import document
         from topology.switches import Topology
 
@@ -67,7 +67,7 @@ class Server:
         from .store import Store
 
         c = self.config
-        auth: Authenticator = NoAuth() if c.auth.strategy == "noauth" else TokenAuth.from_file(c.auth.tokens_file or "")
+        auth: Authenticator = authenticator_for(c.auth)
         self.store = Store(c.store.path)
         self.topology = Topology(list(c.topology.links))
         for sw in c.switches:

@@ -23,6 +23,7 @@ LOG = logging.getLogger(__name__)
 
 DB = "Open_vSwitch"
 RETRY = 2.0
+CONTROLLER_RATE_PPS = 100  # as the OpenFlow meter on the LLDP flow
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class SwitchDb:
         helper = ovs.db.idl.SchemaHelper(schema_json=self._schema())
         helper.register_columns("Interface", ["name", "type", "options", "external_ids"])
         helper.register_columns("Port", ["name", "interfaces"])
-        helper.register_columns("Bridge", ["name", "ports"])
+        helper.register_columns("Bridge", ["name", "ports", "controller"])
+        helper.register_columns("Controller", ["target", "controller_rate_limit", "controller_burst_limit"])
         idl = ovs.db.idl.Idl(self.config.ovsdb, helper)
         seen = -1
         try:
@@ -165,9 +167,32 @@ class SwitchDb:
         ]
         if self.tunnel is not None:
             self._check_tunnel(idl, interfaces)
+        self._limit_controller_rate(idl)
         vifs = vifs_of(interfaces)
         self.state.vifs = vifs
         self.on_vifs(self.config.datapath_id, vifs)
+
+    def _limit_controller_rate(self, idl: Any) -> None:
+        """Cap what the bridge sends to its controllers, for switches whose meters cannot.
+
+        The OpenFlow meter on the LLDP flow does this where the switch has meters;
+        the bridge's own limit is the second line, and the only one without them.
+        """
+        import ovs.db.idl
+
+        bridge = next((b for b in idl.tables["Bridge"].rows.values() if b.name == self.config.bridge), None)
+        if bridge is None:
+            return
+        todo = [c for c in bridge.controller if list(c.controller_rate_limit) != [CONTROLLER_RATE_PPS]]
+        if not todo:
+            return
+        txn = ovs.db.idl.Transaction(idl)
+        for c in todo:
+            c.controller_rate_limit = CONTROLLER_RATE_PPS
+            c.controller_burst_limit = max(25, CONTROLLER_RATE_PPS // 4)
+        status = txn.commit_block()
+        if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+            LOG.warning("switch %016x: could not limit its controller rate: %s", self.config.datapath_id, status)
 
     def _check_tunnel(self, idl: Any, interfaces: list[dict[str, Any]]) -> None:
         assert self.tunnel is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,9 @@ from . import fabric as fb
 from .client import Client
 from .ovs import dump_flows
 from .process import SdnappProcess
+from .stats import summary_ms
 
 API_PORT, OF_PORT = 29697, 26654
-
-
-def _fmt(xs: list[float]) -> str:
-    s = sorted(xs)
-    return (f"median {statistics.median(s) * 1000:.0f} ms, p90 {s[int(0.9 * (len(s) - 1))] * 1000:.0f} ms, "
-            f"max {s[-1] * 1000:.0f} ms over {len(s)} trials")
 
 
 def failover(spec: fb.FabricSpec, trials: int) -> None:
@@ -51,8 +45,8 @@ def failover(spec: fb.FabricSpec, trials: int) -> None:
                                       lambda: bed.net.configLinkStatus(*link, "up"), settle=0.5, after=2.0)
                 up.append(gap)
                 fb.wait_links(proc.url, len(spec.links))
-            print(f"{spec.name}: link {link[0]}-{link[1]} down, longest gap in a 20 ms ping: {_fmt(down)}")
-            print(f"{spec.name}: link back up, longest gap:                       {_fmt(up)}")
+            print(f"{spec.name}: link {link[0]}-{link[1]} down, longest gap in a 20 ms ping: {summary_ms(down)}")
+            print(f"{spec.name}: link back up, longest gap:                       {summary_ms(up)}")
         finally:
             if bed is not None:
                 bed.net.stop()

@@ -7,7 +7,6 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,14 +16,9 @@ from pathlib import Path
 from . import vxlan as vx
 from .client import Client
 from .hypervisors import sh
+from .stats import summary_ms
 
 API_PORT, OF_PORT = 29699, 26656
-
-
-def _fmt_ms(xs: list[float]) -> str:
-    s = sorted(xs)
-    return (f"median {statistics.median(s) * 1000:.1f} ms, p90 {s[int(0.9 * (len(s) - 1))] * 1000:.1f} ms, "
-            f"max {s[-1] * 1000:.1f} ms over {len(s)}")
 
 
 def iface_to_active(sc: vx.VxlanScenario, n: int) -> None:
@@ -51,7 +45,7 @@ def iface_to_active(sc: vx.VxlanScenario, n: int) -> None:
         sh("ip", "link", "del", "t-bench", ns=hv.ns, check=False)
         red.wait_status([port["id"]], "DOWN", timeout=10)
     print(f"iface-id on the bridge -> port ACTIVE (ovs-vsctl add-port returned to ACTIVE seen over REST): "
-          f"{_fmt_ms(took)}")
+          f"{summary_ms(took)}")
 
 
 def migration(sc: vx.VxlanScenario, n: int) -> None:
@@ -67,7 +61,7 @@ def migration(sc: vx.VxlanScenario, n: int) -> None:
         stamps = [float(line.split("]")[0][1:]) for line in out.splitlines()
                   if line.startswith("[") and "bytes from" in line]
         gaps.append(max(b - a for a, b in zip(stamps, stamps[1:], strict=False)))
-    print(f"migration hv2<->hv3, longest gap in a 10 ms ping from vm1: {_fmt_ms(gaps)} "
+    print(f"migration hv2<->hv3, longest gap in a 10 ms ping from vm1: {summary_ms(gaps)} "
           "(includes the VM's NIC being replaced and ARP)")
 
 

@@ -7,10 +7,15 @@ Every host's address is in one /16, so a host of one network does try to reach
 from __future__ import annotations
 
 import itertools
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .client import Client
+from .process import SdnappProcess
 
 DPID = "0000000000000001"
 PREFIX_LEN = 16
@@ -157,3 +162,22 @@ def matrix_holds(sc: Scenario, m: dict[tuple[str, str], bool]) -> list[str]:
         for (a, b), ok in sorted(m.items())
         if ok != sc.same_network(a, b)
     ]
+
+
+@contextmanager
+def running(api_port: int, of_port: int, log_level: str = "INFO") -> Iterator[tuple[SdnappProcess, Any, Scenario]]:
+    """sdnapp and the demo bed, provisioned, every port ACTIVE, hosts addressed; all stopped after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = SdnappProcess(Path(tmp), api_port=api_port, of_ports=(of_port,), extra={"logging": {"level": log_level}})
+        proc.start()
+        net = None
+        try:
+            net = build_net(of_port=of_port)
+            sc = provision(proc.url)
+            Client(proc.url, "ops", admin=True).wait_status([h.port_id for h in sc.hosts.values()])
+            configure_hosts(net, sc)
+            yield proc, net, sc
+        finally:
+            if net is not None:
+                net.stop()
+            proc.stop()

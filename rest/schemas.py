@@ -151,6 +151,37 @@ SWITCH: Schema = {
                 "required": ["port_no", "name", "up"],
             },
         },
+        "flows": {
+            "type": "object",
+            "description": "Reconciliation on this switch: flows of ours it holds, flow-mods sent, rejected.",
+            "properties": {
+                "installed": {"type": ["integer", "null"]},
+                "flow_mods_sent": {"type": "integer"},
+                "rejected": {"type": "integer"},
+                "last_read_back": {"type": ["string", "null"]},
+            },
+        },
+        "ovsdb": {
+            "type": "object",
+            "description": "A switch with an OVSDB address in the config: the connection and the VIFs seen.",
+            "properties": {
+                "remote": {"type": "string"},
+                "connected": {"type": "boolean"},
+                "error": {"type": ["string", "null"]},
+                "vifs": {"type": "integer"},
+            },
+        },
+        "tunnel": {
+            "type": "object",
+            "description": "With the vxlan driver: the tunnel port, and what is wrong with it if anything.",
+            "properties": {
+                "port_name": {"type": "string"},
+                "port_no": {"type": ["integer", "null"]},
+                "local_ip": {"type": "string"},
+                "ok": {"type": "boolean"},
+                "problem": {"type": ["string", "null"]},
+            },
+        },
     },
     "required": ["datapath_id", "connected", "ports"],
 }

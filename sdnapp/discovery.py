@@ -43,7 +43,6 @@ class Discovery:
         self._key = secrets.token_bytes(32)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.ignored = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="discovery", daemon=True)
@@ -82,7 +81,6 @@ class Discovery:
         """An LLDP frame arrived at (dpid, in_port)."""
         sender = lldp.decode(self._key, frame)
         if sender is None:
-            self.ignored += 1
             return
         src, dst = LinkEnd(*sender), LinkEnd(dpid, in_port)
         if src.datapath_id == dst.datapath_id and src.port_no == dst.port_no:
@@ -93,7 +91,6 @@ class Discovery:
             sw = self.topology.switch(end.datapath_id)
             port = sw.ports.get(end.port_no) if sw else None
             if port is not None and self.is_access_port(end.datapath_id, port):
-                self.ignored += 1
                 LOG.warning("ignored LLDP %s -> %s: %s is an access port", src, dst, end)
                 return
         if self.topology.link_seen(src, dst, time.monotonic()):

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from flows.diff import FlowDiff, diff
@@ -55,11 +55,12 @@ class Channel(Protocol):
 
 
 @dataclass
-class Stats:
-    jobs: int = 0
+class SwitchStats:
+    """What reconciliation did to one switch, for GET /v1/switches."""
+
     flow_mods: int = 0
-    errors: int = 0
-    last_full_sync: dict[int, float] = field(default_factory=dict)
+    rejected: int = 0
+    last_read_back: float | None = None  # when its flows were last read (connect, restart)
 
 
 class Reconciler:
@@ -82,7 +83,7 @@ class Reconciler:
         self.controller_rate_pps = 100  # LLDP needs a few per port per second
         self._metered: dict[int, bool] = {}
         self.tunnels = tunnels
-        self.stats = Stats()
+        self.stats: dict[int, SwitchStats] = {}
         self.retry_delay = 2.0
         self._installed: dict[int, InstalledTable] = {}
         self._pending: dict[int, set[int]] = {}
@@ -189,7 +190,6 @@ class Reconciler:
 
     def run_job(self, dpid: int, work: set[int]) -> FlowDiff:
         """Bring one switch in line for `work` (segment ids, ALL or FULL). Returns what was sent."""
-        self.stats.jobs += 1
         full = FULL in work or dpid not in self._installed
         if full:
             ports = self.channel.port_desc(dpid)
@@ -234,8 +234,9 @@ class Reconciler:
         rejected: list[Flow] = []
         if d:
             rejected = self.channel.send(dpid, d)
-            self.stats.flow_mods += len(d)
-            self.stats.errors += len(rejected)
+            st = self.stats.setdefault(dpid, SwitchStats())
+            st.flow_mods += len(d)
+            st.rejected += len(rejected)
             LOG.info(
                 "switch %016x: +%d ~%d -%d flows%s",
                 dpid, len(d.add), len(d.modify), len(d.delete),
@@ -244,7 +245,7 @@ class Reconciler:
         with self._cond:
             table.apply(d, rejected)
         if full:
-            self.stats.last_full_sync[dpid] = time.time()
+            self.stats.setdefault(dpid, SwitchStats()).last_read_back = time.time()
 
         # A port is ACTIVE once every switch that carries its network's traffic
         # has confirmed the flows computed with the port's latest change.
@@ -259,6 +260,19 @@ class Reconciler:
                 error=part in bad_parts or BASE_PARTITION in bad_parts,
             )
         return d
+
+    def report(self, dpid: int) -> dict[str, object]:
+        st = self.stats.get(dpid, SwitchStats())
+        with self._cond:
+            table = self._installed.get(dpid)
+            installed = len(table) if table is not None else None
+        last = st.last_read_back
+        return {
+            "installed": installed,
+            "flow_mods_sent": st.flow_mods,
+            "rejected": st.rejected,
+            "last_read_back": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)) if last else None,
+        }
 
     def installed(self, dpid: int) -> list[Flow]:
         with self._cond:

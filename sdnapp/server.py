@@ -124,8 +124,9 @@ class Server:
         return out
 
     def switch_extras(self, dpid: int) -> dict[str, object]:
-        """What GET /v1/switches adds for a configured switch: its OVSDB and tunnel port state."""
-        out: dict[str, object] = {}
+        """What GET /v1/switches adds: the flows reconciliation keeps there, and for a configured
+        switch its OVSDB and tunnel port state."""
+        out: dict[str, object] = {"flows": self.reconciler.report(dpid)}
         db = self.dbs.get(dpid)
         if db is not None:
             out["ovsdb"] = {"remote": db.config.ovsdb, "connected": db.state.connected, "error": db.state.error,

@@ -175,6 +175,8 @@ def test_controller_restart_keeps_traffic_and_flows(bed: Bed, sig: int) -> None:
         assert after[ident] >= duration, f"flow re-added on reconnect: {ident}"
     new_log = bed.proc.log()[log_mark:]
     assert "switch 0000000000000001 connected" in new_log
+    [sw] = bed.admin.get("/v1/switches")["switches"]
+    assert sw["flows"]["flow_mods_sent"] == 0 and sw["flows"]["installed"] == len(after), sw["flows"]
     assert " flows" not in new_log.split("connected", 1)[1], f"flow-mods sent on reconnect:\n{new_log}"
     out, _ = pinger.communicate(timeout=30)
     assert " 400 received" in out and " 0% packet loss" in out, f"pings lost across the restart: {out[-300:]}"

@@ -25,32 +25,20 @@ API_PORT, OF_PORT = 29697, 26654
 
 
 def failover(spec: fb.FabricSpec, trials: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = SdnappProcess(Path(tmp), API_PORT, (OF_PORT,), extra={"logging": {"level": "WARNING"},
-                                                                     "topology": {"lldp_interval": 0.5}})
-        proc.start()
-        bed = None
-        try:
-            bed = fb.build_net(spec, OF_PORT)
-            fb.wait_links(proc.url, len(spec.links))
-            sc = fb.provision(bed, proc.url)
-            Client(proc.url, "ops", admin=True).wait_status([h.port_id for h in sc.hosts.values()])
-            src, dst, link = ("h1", "h2", ("s1", "s2")) if spec.name == "ring4" else ("h1", "h3", ("s3", "s1"))
-            down, up = [], []
-            for _ in range(trials):
-                gap, _, _ = fb.outage(bed.net.get(src), sc.hosts[dst].ip,
-                                      lambda: bed.net.configLinkStatus(*link, "down"), settle=0.5, after=2.0)
-                down.append(gap)
-                gap, _, _ = fb.outage(bed.net.get(src), sc.hosts[dst].ip,
-                                      lambda: bed.net.configLinkStatus(*link, "up"), settle=0.5, after=2.0)
-                up.append(gap)
-                fb.wait_links(proc.url, len(spec.links))
-            print(f"{spec.name}: link {link[0]}-{link[1]} down, longest gap in a 20 ms ping: {summary_ms(down)}")
-            print(f"{spec.name}: link back up, longest gap:                       {summary_ms(up)}")
-        finally:
-            if bed is not None:
-                bed.net.stop()
-            proc.stop()
+    with tempfile.TemporaryDirectory() as tmp, fb.running(spec, Path(tmp), API_PORT, OF_PORT, "WARNING") as (_, bed):
+        sc = bed.sc
+        src, dst, link = ("h1", "h2", ("s1", "s2")) if spec.name == "ring4" else ("h1", "h3", ("s3", "s1"))
+        down, up = [], []
+        for _ in range(trials):
+            gap, _, _ = fb.outage(bed.net.get(src), sc.hosts[dst].ip,
+                                  lambda: bed.net.configLinkStatus(*link, "down"), settle=0.5, after=2.0)
+            down.append(gap)
+            gap, _, _ = fb.outage(bed.net.get(src), sc.hosts[dst].ip,
+                                  lambda: bed.net.configLinkStatus(*link, "up"), settle=0.5, after=2.0)
+            up.append(gap)
+            fb.wait_links(f"http://127.0.0.1:{API_PORT}", len(spec.links))
+        print(f"{spec.name}: link {link[0]}-{link[1]} down, longest gap in a 20 ms ping: {summary_ms(down)}")
+        print(f"{spec.name}: link back up, longest gap:                       {summary_ms(up)}")
 
 
 def scale(networks: int, per_network: int) -> None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .client import Client
+from .process import SdnappProcess
 from .single_switch import PREFIX_LEN, HostPlan, Scenario
 
 
@@ -184,3 +188,23 @@ def outage(host: Any, ip: str, action: Any, interval: float = 0.02, settle: floa
     ]
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     return (max(gaps) if gaps else float("inf")), count, len(stamps)
+
+
+@contextmanager
+def running(spec: FabricSpec, workdir: Path, api_port: int, of_port: int,
+            log_level: str = "INFO") -> Iterator[tuple[SdnappProcess, FabricBed]]:
+    """sdnapp (LLDP every 0.5 s) and the fabric, links discovered, provisioned, every port ACTIVE."""
+    proc = SdnappProcess(workdir, api_port=api_port, of_ports=(of_port,),
+                         extra={"topology": {"lldp_interval": 0.5}, "logging": {"level": log_level}})
+    proc.start()
+    bed = None
+    try:
+        bed = build_net(spec, of_port)
+        wait_links(proc.url, len(spec.links))
+        sc = provision(bed, proc.url)
+        Client(proc.url, "ops", admin=True).wait_status([h.port_id for h in sc.hosts.values()], timeout=30)
+        yield proc, bed
+    finally:
+        if bed is not None:
+            bed.net.stop()
+        proc.stop()

@@ -38,21 +38,11 @@ def fab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         pytest.fail("Open vSwitch is not running: run scripts/setup.sh (as root) first")
     spec = fb.SPECS[request.param]
     workdir: Path = tmp_path_factory.mktemp(spec.name)
-    proc = SdnappProcess(workdir, api_port=API_PORT, of_ports=(OF_PORT,), extra={"topology": {"lldp_interval": 0.5}})
-    proc.start()
-    bed = None
-    try:
-        bed = fb.build_net(spec, OF_PORT)
-        fb.wait_links(proc.url, len(spec.links))
-        sc = fb.provision(bed, proc.url)
-        admin = Client(proc.url, "ops", admin=True)
-        admin.wait_status([h.port_id for h in sc.hosts.values()], "ACTIVE", timeout=30)
-        yield Fab(bed, proc, admin)
-    finally:
-        if bed is not None:
-            bed.net.stop()
-        proc.stop()
-        print(proc.log()[-3000:])
+    with fb.running(spec, workdir, API_PORT, OF_PORT) as (proc, bed):
+        try:
+            yield Fab(bed, proc, Client(proc.url, "ops", admin=True))
+        finally:
+            print(proc.log()[-3000:])
 
 
 def test_ping_matrix_same_network_only(fab: Fab) -> None:

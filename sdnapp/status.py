@@ -30,10 +30,6 @@ class StatusBook:
                 self._status.pop(p, None)
                 self._confirmed.pop(p, None)
 
-    def generation(self, port_id: str) -> int:
-        with self._lock:
-            return self._gen.get(port_id, 0)
-
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._gen)

@@ -120,11 +120,6 @@ class Topology:
                 del self._discovered[lk]
             return gone
 
-    def forget_links_of(self, dpid: int) -> None:
-        with self._lock:
-            for lk in [lk for lk in self._discovered if dpid in (lk.a.datapath_id, lk.b.datapath_id)]:
-                del self._discovered[lk]
-
     def _resolve_ref(self, ref: PortRef) -> LinkEnd | None:
         dpid, port = ref
         s = self._switches.get(dpid)

@@ -474,21 +474,14 @@ class NetworkService:
         The switch port is matched by number or by name, so it works for a port
         the switch has just deleted (and the topology no longer knows).
         """
-        segs: set[int] = set()
-        ports: set[str] = set()
         with self.store.read() as tx:
-            rows = tx.attached_vnics(self.pool.type)
-        for seg, port, vnic in rows:
-            b = vnic.binding
-            if b is None or b.datapath_id != datapath_id:
-                continue
-            if switch_port is not None and not (
-                (b.port_no is not None and b.port_no == switch_port.port_no)
-                or (b.port_name is not None and b.port_name == switch_port.name)
-            ):
-                continue
-            segs.add(seg)
-            ports.add(port.id)
+            if switch_port is None:
+                rows = tx.attached_on(self.pool.type, datapath_id)
+            else:
+                rows = tx.attached_on(self.pool.type, datapath_id, switch_port.port_no, switch_port.name,
+                                      whole_switch=False)
+        segs = {seg for seg, _ in rows}
+        ports = {port_id for _, port_id in rows}
         return segs, ports
 
     def is_access_port(self, datapath_id: int, switch_port: SwitchPort) -> bool:

@@ -323,6 +323,24 @@ class Txn:
             out.append((int(r[0]), _port(r[1:7]), _vnic(r[7:])))
         return out
 
+    def attached_on(
+        self, segment_type: str, dpid: int, port_no: int | None = None, port_name: str | None = None,
+        whole_switch: bool = True,
+    ) -> list[tuple[int, str]]:
+        """(segment id, port id) of plugged VNICs bound to a switch, or (not `whole_switch`) to the port
+        with that number or name. Through the bindings' unique indexes: a port-status event must not
+        cost a scan of every attachment."""
+        q = (
+            "SELECT n.segment_id, p.id FROM bindings b JOIN vnics v ON v.id = b.vnic_id "
+            "JOIN ports p ON p.id = v.port_id JOIN networks n ON n.id = p.network_id "
+            "WHERE n.segment_type = ? AND b.datapath_id = ?"
+        )
+        args: list[object] = [segment_type, f"{dpid:016x}"]
+        if not whole_switch:
+            q += " AND ((? IS NOT NULL AND b.port_no = ?) OR (? IS NOT NULL AND b.port_name = ?))"
+            args += [port_no, port_no, port_name, port_name]
+        return [(int(r[0]), str(r[1])) for r in self.db.execute(q, args)]
+
     def bindings_naming(self, ports: dict[int, tuple[set[int], set[str]]]) -> list[tuple[str, Binding]]:
         """Bindings to any of these switch ports (per switch: numbers, names), oldest first."""
         out: list[tuple[int, str, Binding]] = []

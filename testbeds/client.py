@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -19,22 +22,35 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str, project: str = "demo", admin: bool = False, token: str | None = None) -> None:
+    """By default one connection per request; `keep_alive` keeps one per thread, as a compute
+    service's HTTP session does (the benchmark uses it; a request is never retried on another)."""
+
+    def __init__(
+        self, base_url: str, project: str = "demo", admin: bool = False, token: str | None = None,
+        keep_alive: bool = False,
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.headers = {"X-Project-Id": project}
         if admin:
             self.headers["X-Roles"] = "admin"
         if token is not None:
             self.headers = {"X-Auth-Token": token}
+        self.keep_alive = keep_alive
+        self._local = threading.local()
 
     def as_project(self, project: str, admin: bool = False) -> Client:
-        return Client(self.base, project, admin)
+        """The same service as another project; a keep-alive client shares its connections."""
+        other = Client(self.base, project, admin, keep_alive=self.keep_alive)
+        other._local = self._local
+        return other
 
     def call(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers)
         if data is not None:
             headers["Content-Type"] = "application/json"
+        if self.keep_alive:
+            return self._call_kept(method, path, data, headers, timeout)
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -46,6 +62,27 @@ class Client:
                 return e.code, json.loads(raw) if raw else None
             except ValueError:
                 return e.code, {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
+
+    def _call_kept(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str], timeout: float
+    ) -> tuple[int, Any]:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            u = urllib.parse.urlsplit(self.base)
+            conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
+            self._local.conn = conn
+        try:
+            conn.request(method, urllib.parse.urlsplit(self.base).path + path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            self._local.conn = None
+            raise
+        try:
+            return resp.status, json.loads(raw) if raw else None
+        except ValueError:
+            return resp.status, {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
 
     def _ok(self, method: str, path: str, body: Any = None) -> Any:
         status, out = self.call(method, path, body)

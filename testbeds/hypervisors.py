@@ -38,7 +38,8 @@ def sh(*cmd: str, ns: str | None = None, check: bool = True, env: dict[str, str]
 class Hypervisor:
     index: int
     base: Path
-    of_port: int
+    of_port: int | None  # sdnapp's OpenFlow port; None: br-int gets no controller (OVN's ovn-controller
+    # programs it through its management socket instead)
     socat: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,6 +96,10 @@ class Hypervisor:
                    "fail_mode=standalone", "--", "add-port", "br-phy", phy)
         sh("ip", "link", "set", "br-phy", "mtu", str(UNDERLAY_MTU), "up", ns=self.ns)
         sh("ip", "addr", "add", f"{self.tunnel_ip}/24", "dev", "br-phy", ns=self.ns)
+        if self.of_port is None:
+            self.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+                       "fail_mode=secure", f"other-config:datapath-id={self.dpid}")
+            return
         # br-int, with its controller set in the same transaction that makes it (OVS flushes
         # a bridge's flows when its first controller is added).
         sock = f"{self.run}/of.sock"
@@ -110,14 +115,38 @@ class Hypervisor:
                    "fail_mode=secure", "protocols=OpenFlow13", f"other-config:datapath-id={self.dpid}",
                    "--", "set-controller", "br-int", f"unix:{sock}")
 
+    def add_internal_ports(self, names: list[str], iface_ids: dict[str, str] | None = None,
+                           chunk: int = 1000) -> None:
+        """OVS internal ports on br-int (real tap devices under the userspace datapath), brought up.
+
+        Made in large transactions: OVS itself takes seconds per thousand interfaces, and one
+        ovs-vsctl per port would take far longer.
+        """
+        for i in range(0, len(names), chunk):
+            cmd: list[str] = []
+            for name in names[i:i + chunk]:
+                cmd += ["--", "add-port", "br-int", name, "--", "set", "Interface", name, "type=internal"]
+                if iface_ids and name in iface_ids:
+                    cmd.append(f"external_ids:iface-id={iface_ids[name]}")
+            sh("ovs-vsctl", f"--db={self.db}", "--timeout=300", *cmd)
+        # An internal port has no carrier until its device is up.
+        batch = "".join(f"link set dev {name} up\n" for name in names)
+        r = subprocess.run(["ip", "netns", "exec", self.ns, "ip", "-batch", "-"], input=batch, text=True,
+                           capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"bringing up ports on hv{self.index}: {r.stderr.strip()}")
+
     def _start_vswitchd(self) -> None:
         sh("ovs-vswitchd", self.db, f"--pidfile={self.run}/ovs-vswitchd.pid", "--detach",
            f"--log-file={self.run}/ovs-vswitchd.log", f"--unixctl={self.run}/ovs-vswitchd.ctl",
            ns=self.ns, env=self.env())
 
+    def vswitchd_pid(self) -> int:
+        return int((self.run / "ovs-vswitchd.pid").read_text().strip())
+
     def stop_vswitchd(self) -> None:
         """The switch goes away (its flows with it); the database and interfaces stay."""
-        pid = int((self.run / "ovs-vswitchd.pid").read_text().strip())
+        pid = self.vswitchd_pid()
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             try:
@@ -169,7 +198,7 @@ class Vm:
 @dataclass
 class HypervisorBed:
     base: Path
-    of_port: int
+    of_port: int | None
     count: int = 3
     hvs: list[Hypervisor] = field(default_factory=list)
     vms: dict[str, Vm] = field(default_factory=dict)

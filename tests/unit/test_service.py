@@ -19,7 +19,7 @@ from sdnapp.model import Caller
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import SCHEMA_VERSION, Store, StoreError
-from topology.switches import Topology
+from topology.switches import SwitchPort, Topology
 
 from .conftest import World, WorldFactory
 
@@ -185,7 +185,7 @@ from sdnapp.model import Caller
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
-from topology.switches import Topology
+from topology.switches import SwitchPort, Topology
 
 svc = NetworkService(Store(sys.argv[1]), SegmentPool("vlan", 100, 3999), Topology(), StatusBook())
 me = Caller("tenant-a")
@@ -293,3 +293,33 @@ def test_a_reopened_store_keeps_working(tmp_path: Path) -> None:
     assert svc.create_network(TENANT).segment_id == 100
     assert svc.healthy()
     store.close()
+
+
+# --- what a port-status event touches ------------------------------------------------------
+
+
+def test_ports_bound_on_finds_exactly_the_vnics_on_that_switch_port(world: World) -> None:
+    svc = world.service
+    net = svc.create_network(TENANT, "n")
+    other_net = svc.create_network(TENANT, "m")
+
+    def attached(network: str, dpid: int, **where: Any) -> str:
+        port = svc.create_port(TENANT, network)
+        vnic = svc.create_vnic(TENANT)
+        svc.plug(TENANT, port.id, vnic.id)
+        svc.bind(ADMIN, vnic.id, dpid, **where)
+        return port.id
+
+    by_no = attached(net.id, 1, port_no=3)
+    by_name = attached(other_net.id, 1, port_name="tap-b")
+    elsewhere = attached(net.id, 2, port_no=3)  # the same port number on another switch
+    unplugged = svc.create_vnic(TENANT)
+    svc.bind(ADMIN, unplugged.id, 1, port_no=4)  # bound but in no port: no traffic to recompute
+    seg, other_seg = net.segment_id, other_net.segment_id
+
+    assert svc.ports_bound_on(1, SwitchPort(3, "tap-a", True)) == ({seg}, {by_no})
+    assert svc.ports_bound_on(1, SwitchPort(9, "tap-b", True)) == ({other_seg}, {by_name})
+    assert svc.ports_bound_on(1, SwitchPort(4, "tap-c", True)) == (set(), set())
+    assert svc.ports_bound_on(1) == ({seg, other_seg}, {by_no, by_name})
+    assert svc.ports_bound_on(2) == ({seg}, {elsewhere})
+    assert svc.ports_bound_on(3) == (set(), set())

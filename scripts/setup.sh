@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openvswitch-switch python3-openvswitch mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev)
+packages=(openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -342,26 +342,23 @@ class Txn:
         return [(int(r[0]), str(r[1])) for r in self.db.execute(q, args)]
 
     def bindings_naming(self, ports: dict[int, tuple[set[int], set[str]]]) -> list[tuple[str, Binding]]:
-        """Bindings to any of these switch ports (per switch: numbers, names), oldest first."""
-        out: list[tuple[int, str, Binding]] = []
+        """Bindings to any of these switch ports (per switch: numbers, names), oldest first.
+
+        One lookup by number and one by name, each on its unique index: a single query with
+        `port_no IN (..) OR port_name IN (..)` made SQLite scan every binding of the switch."""
+        found: dict[int, tuple[str, Binding]] = {}
         for dpid, (nos, names) in ports.items():
-            conds: list[str] = []
-            args: list[object] = [f"{dpid:016x}"]
-            if nos:
-                conds.append(f"port_no IN ({', '.join('?' * len(nos))})")
-                args.extend(sorted(nos))
-            if names:
-                conds.append(f"port_name IN ({', '.join('?' * len(names))})")
-                args.extend(sorted(names))
-            if not conds:
-                continue
-            rows = self.db.execute(
-                "SELECT rowid, vnic_id, datapath_id, port_no, port_name, source FROM bindings "
-                f"WHERE datapath_id = ? AND ({' OR '.join(conds)})",
-                args,
-            )
-            out.extend((r[0], str(r[1]), Binding(int(r[2], 16), r[3], r[4], r[5])) for r in rows)
-        return [(vid, b) for _, vid, b in sorted(out, key=lambda x: x[0])]
+            for col, values in (("port_no", sorted(nos)), ("port_name", sorted(names))):
+                if not values:
+                    continue
+                rows = self.db.execute(
+                    "SELECT rowid, vnic_id, datapath_id, port_no, port_name, source FROM bindings "
+                    f"WHERE datapath_id = ? AND {col} IN ({', '.join('?' * len(values))})",
+                    [f"{dpid:016x}", *values],
+                )
+                for r in rows:
+                    found[r[0]] = (str(r[1]), Binding(int(r[2], 16), r[3], r[4], r[5]))
+        return [found[rowid] for rowid in sorted(found)]
 
     def bindings_on(self, dpids: Iterable[int]) -> list[tuple[str, Binding]]:
         """Every binding on these switches, oldest first."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,7 @@ class Figures:
     restart_flow_mods: int | None = None
     restart_readded: int = 0
     restart_short: float = 0.0
+    echo_rtt: float = 0.0  # the switches' own OpenFlow echo round trip, median over them
 
 
 def run(peer: Peer, layout: Layout, base: Path) -> Figures:
@@ -72,6 +74,7 @@ def run(peer: Peer, layout: Layout, base: Path) -> Figures:
             if waited is not None:
                 fig.wait_hv.append(waited)
         fig.flows = [switch_flows(hv) for hv in hvs]
+        fig.echo_rtt = statistics.median(hv.echo_rtt() for hv in hvs)
         fig.rss = rss_mib(peer.pids())
         watch = FlowWatch([partial(switch_flows, hv) for hv in hvs], list(fig.flows)).start()
         t0 = time.monotonic()
@@ -105,6 +108,7 @@ def rows(f: Figures, layout: Layout) -> list[tuple[str, float | None, str, bool 
         ("one more port -> ready, p90", ms(f.ready, 90), "ms", False),
         ("one more port -> ready, p99", ms(f.ready, 99), "ms", False),
         ("one more port -> --wait=hv returned, median", ms(f.wait_hv), "ms", False),
+        ("the switch's own OpenFlow echo round trip", ms([f.echo_rtt]), "ms", None),
         (f"bulk: {layout.ports:,} ports, last call answered", f.bulk_api, "s", False),
         (f"bulk: {layout.ports:,} ports, all ready", f.bulk_ready, "s", False),
         ("bulk: ports ready per second", layout.ports / f.bulk_ready if f.bulk_ready else None, "/s", True),
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--switches", type=int, default=1, help="switches (hypervisors) the ports spread over")
     ap.add_argument("--samples", type=int, default=50, help="'one more port' trials per size")
     ap.add_argument("--product", choices=("sdnapp", "ovn", "both"), default="both")
+    ap.add_argument("--api-port", type=int, default=API_PORT, help="sdnapp's REST port for the run")
+    ap.add_argument("--of-port", type=int, default=OF_PORT, help="sdnapp's OpenFlow port for the run")
     ap.add_argument("--ovn-batch", type=int, default=1,
                     help="OVN's bulk: logical ports per NB transaction (1: one per port, as a cloud API "
                          "call makes; e.g. 500 for OVN's best case)")
@@ -173,9 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sizes: each 10..20000")
     if not (1 <= args.switches <= 8 and 1 <= args.samples <= 1000 and 1 <= args.ovn_batch <= 20000):
         ap.error("--switches 1..8, --samples 1..1000, --ovn-batch 1..20000")
+    if not all(1024 <= p <= 65535 for p in (args.api_port, args.of_port)):
+        ap.error("--api-port, --of-port: 1024..65535")
+    # A stopped run still tears down its daemons and namespaces (the `finally`s run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     peers: list[Peer] = []
     if args.product in ("sdnapp", "both"):
-        peers.append(SdnappPeer(OF_PORT, API_PORT))
+        peers.append(SdnappPeer(args.of_port, args.api_port))
     if args.product in ("ovn", "both"):
         peers.append(OvnPeer(batch=args.ovn_batch))
     print(f"# sdnapp vs OVN, {time.strftime('%Y-%m-%d %H:%M')}, {cpu_model()}")

@@ -13,6 +13,7 @@ Underlay MTU is 1600, so VMs keep a 1500-byte MTU under VXLAN's 50 bytes.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,9 @@ class Hypervisor:
         self.run.mkdir(parents=True)
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "set", "lo", "up", ns=self.ns)
+        # No IPv6 on the hypervisor's own interfaces: every tap made here would otherwise send
+        # router solicitations and DAD probes into br-int as it comes up (thousands of upcalls).
+        sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=self.ns)
         sh("ovsdb-tool", "create", f"{self.run}/conf.db", SCHEMA)
         sh("ovsdb-server", f"{self.run}/conf.db", f"--remote=punix:{self.run}/db.sock",
            f"--pidfile={self.run}/ovsdb-server.pid", "--detach", f"--log-file={self.run}/ovsdb-server.log",
@@ -116,19 +120,22 @@ class Hypervisor:
                    "--", "set-controller", "br-int", f"unix:{sock}")
 
     def add_internal_ports(self, names: list[str], iface_ids: dict[str, str] | None = None,
-                           chunk: int = 1000) -> None:
+                           chunk: int = 5000) -> None:
         """OVS internal ports on br-int (real tap devices under the userspace datapath), brought up.
 
         Made in large transactions: OVS itself takes seconds per thousand interfaces, and one
         ovs-vsctl per port would take far longer.
         """
         for i in range(0, len(names), chunk):
+            # Rows made with `create` and referenced by @name: `set Interface NAME` would look
+            # every name up by scanning the table, quadratic in ovs-vsctl at thousands of ports.
             cmd: list[str] = []
-            for name in names[i:i + chunk]:
-                cmd += ["--", "add-port", "br-int", name, "--", "set", "Interface", name, "type=internal"]
-                if iface_ids and name in iface_ids:
-                    cmd.append(f"external_ids:iface-id={iface_ids[name]}")
-            sh("ovs-vsctl", f"--db={self.db}", "--timeout=300", *cmd)
+            for j, name in enumerate(names[i:i + chunk]):
+                ids = [f"external_ids:iface-id={iface_ids[name]}"] if iface_ids and name in iface_ids else []
+                cmd += ["--", f"--id=@i{j}", "create", "Interface", f"name={name}", "type=internal", *ids,
+                        "--", f"--id=@p{j}", "create", "Port", f"name={name}", f"interfaces=@i{j}",
+                        "--", "add", "Bridge", "br-int", "ports", f"@p{j}"]
+            sh("ovs-vsctl", f"--db={self.db}", "--timeout=900", *cmd)
         # An internal port has no carrier until its device is up.
         batch = "".join(f"link set dev {name} up\n" for name in names)
         r = subprocess.run(["ip", "netns", "exec", self.ns, "ip", "-batch", "-"], input=batch, text=True,
@@ -140,6 +147,13 @@ class Hypervisor:
         sh("ovs-vswitchd", self.db, f"--pidfile={self.run}/ovs-vswitchd.pid", "--detach",
            f"--log-file={self.run}/ovs-vswitchd.log", f"--unixctl={self.run}/ovs-vswitchd.ctl",
            ns=self.ns, env=self.env())
+
+    def echo_rtt(self, count: int = 5) -> float:
+        """Median OpenFlow echo round trip of br-int, in seconds: how long the switch's main loop
+        takes to answer anything (it grows with the number of ports the switch polls)."""
+        out = sh("ovs-ofctl", "-O", "OpenFlow13", "ping", f"unix:{self.run}/br-int.mgmt", str(count))
+        times = sorted(float(t) for t in re.findall(r"time=([\d.]+) ms", out))
+        return times[len(times) // 2] / 1000 if times else float("nan")
 
     def vswitchd_pid(self) -> int:
         return int((self.run / "ovs-vswitchd.pid").read_text().strip())

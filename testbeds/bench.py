@@ -51,14 +51,15 @@ class Figures:
     flows: list[int] = field(default_factory=list)
     rss: float = 0.0
     cpu_per_1000: float = 0.0
-    restart: float = 0.0
+    restart: float | None = 0.0
+    restart_timeout: float | None = None  # set when the restart was not done within it
     restart_flow_mods: int | None = None
     restart_readded: int = 0
     restart_short: float = 0.0
     echo_rtt: float = 0.0  # the switches' own OpenFlow echo round trip, median over them
 
 
-def run(peer: Peer, layout: Layout, base: Path) -> Figures:
+def run(peer: Peer, layout: Layout, base: Path, restart_timeout: float) -> Figures:
     fig = Figures()
     try:
         peer.setup(base, layout)
@@ -78,8 +79,11 @@ def run(peer: Peer, layout: Layout, base: Path) -> Figures:
         fig.rss = rss_mib(peer.pids())
         watch = FlowWatch([partial(switch_flows, hv) for hv in hvs], list(fig.flows)).start()
         t0 = time.monotonic()
-        fig.restart_flow_mods = peer.restart(watch)
-        fig.restart = time.monotonic() - t0
+        try:
+            fig.restart, fig.restart_flow_mods = peer.restart(watch, restart_timeout)
+        except TimeoutError:
+            fig.restart = None  # printed as "not done in N s": a figure too
+            fig.restart_timeout = restart_timeout
         watch.stop()
         fig.restart_short = max(watch.short_for)
         for hv in hvs:
@@ -117,16 +121,23 @@ def rows(f: Figures, layout: Layout) -> list[tuple[str, float | None, str, bool 
         ("flows per port (all switches)", per_port, "", False),
         ("resident memory", f.rss, "MiB", False),
         ("CPU seconds per 1,000 ports (bulk)", f.cpu_per_1000, "s", False),
-        ("restart (SIGKILL): all switches reconciled", f.restart, "s", False),
+        ("restart (SIGKILL): all switches reconciled", f.restart if f.restart_timeout is None
+         else NotDone(f.restart_timeout), "s", False),
         ("restart: flows re-added on the switches", f.restart_readded, "", False),
         ("restart: longest a switch was short of flows", f.restart_short, "s", False),
         ("restart: flow-mods the controller reports", f.restart_flow_mods, "", False),
     ]
 
 
+class NotDone(float):
+    """A time that ran out: shown as "> N s, not done"; ranks worse than any figure."""
+
+
 def fmt(v: float | None, unit: str) -> str:
     if v is None:
         return "-"
+    if isinstance(v, NotDone):
+        return f"> {v:.0f} {unit}, not done"
     if isinstance(v, int) or unit == "":
         return f"{v:,.0f}" if float(v).is_integer() or abs(v) >= 100 else f"{v:.1f}"
     return f"{v:.1f} {unit}" if abs(v) >= 10 or unit == "ms" else f"{v:.2f} {unit}"
@@ -152,6 +163,8 @@ def better(names: list[str], vals: list[float | None], higher_better: bool | Non
     a, b = vals
     if a is None or b is None or higher_better is None:
         return "-"
+    if isinstance(a, NotDone) != isinstance(b, NotDone):
+        return names[1] if isinstance(a, NotDone) else names[0]
     if a == b:
         return "same"
     winner = names[0] if (a > b) == higher_better else names[1]
@@ -165,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--switches", type=int, default=1, help="switches (hypervisors) the ports spread over")
     ap.add_argument("--samples", type=int, default=50, help="'one more port' trials per size")
     ap.add_argument("--product", choices=("sdnapp", "ovn", "both"), default="both")
+    ap.add_argument("--restart-timeout", type=float, default=600,
+                    help="seconds a restarted controller gets to reconcile every switch")
     ap.add_argument("--api-port", type=int, default=API_PORT, help="sdnapp's REST port for the run")
     ap.add_argument("--of-port", type=int, default=OF_PORT, help="sdnapp's OpenFlow port for the run")
     ap.add_argument("--ovn-batch", type=int, default=1,
@@ -179,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sizes: each 10..20000")
     if not (1 <= args.switches <= 8 and 1 <= args.samples <= 1000 and 1 <= args.ovn_batch <= 20000):
         ap.error("--switches 1..8, --samples 1..1000, --ovn-batch 1..20000")
+    if not 10 <= args.restart_timeout <= 3600:
+        ap.error("--restart-timeout: 10..3600")
     if not all(1024 <= p <= 65535 for p in (args.api_port, args.of_port)):
         ap.error("--api-port, --of-port: 1024..65535")
     # A stopped run still tears down its daemons and namespaces (the `finally`s run on SystemExit).
@@ -195,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         for peer in peers:
             with tempfile.TemporaryDirectory(dir="/tmp", prefix="sdnbench-") as tmp:
                 t0 = time.monotonic()
-                results[peer.name] = run(peer, layout, Path(tmp))
+                results[peer.name] = run(peer, layout, Path(tmp), args.restart_timeout)
                 print(f"  ({peer.name} at {size} ports: {time.monotonic() - t0:.0f} s with setup)", flush=True)
+                if len(peers) > 1:  # its figures now, in case the other product's run fails
+                    print(table(layout, {peer.name: results[peer.name]}), flush=True)
             HypervisorBed.cleanup_stale()
         print(table(layout, results), flush=True)
         print()

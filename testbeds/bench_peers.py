@@ -81,9 +81,10 @@ class Peer(Protocol):
         """Seconds until ready, and (OVN) until `--wait=hv` returned."""
         ...
 
-    def restart(self, watch: FlowWatch) -> int | None:
-        """Kill the controller (SIGKILL), start it, return once every switch is reconciled:
-        the flow-mods it says it sent, where it says."""
+    def restart(self, watch: FlowWatch, timeout: float) -> tuple[float, int | None]:
+        """Kill the controller (SIGKILL), start it; once every switch is reconciled, return the
+        seconds that took and the flow-mods it says it sent (where it says). TimeoutError after
+        `timeout` seconds."""
         ...
 
     def teardown(self) -> None: ...
@@ -185,18 +186,25 @@ class SdnappPeer:
         c.delete(f"/v1/vnics/{vnic}")
         return took, None
 
-    def restart(self, watch: FlowWatch) -> int | None:
+    def restart(self, watch: FlowWatch, timeout: float) -> tuple[float, int | None]:
         assert self.proc is not None and self.layout is not None
+        t0 = time.monotonic()
         self.proc.stop(signal.SIGKILL)
         self.admin = None  # its connections died with the process
         self.proc.start(timeout=120)
-        self._wait_all_active(self.layout.ports, timeout=600)
         admin = self._admin()
-        while True:  # ACTIVE ports imply their switches were read back; make sure of every switch
-            switches = admin.get("/v1/switches")["switches"]
-            if all(s["flows"]["last_read_back"] for s in switches if s["connected"]):
-                return sum(int(s["flows"]["flow_mods_sent"]) for s in switches if s["connected"])
-            time.sleep(0.05)
+        deadline = t0 + timeout
+        while True:  # a switch is reconciled when its read back, diff and confirmation are done
+            switches = [s for s in admin.get("/v1/switches")["switches"]
+                        if s["connected"] and s["flows"]["last_read_back"]]
+            if len(switches) == self.layout.switches:
+                took = time.monotonic() - t0
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("switches not reconciled after a restart")
+            time.sleep(0.02)
+        self._wait_all_active(self.layout.ports, timeout=600)  # and every port shows it
+        return took, sum(int(s["flows"]["flow_mods_sent"]) for s in switches)
 
     def teardown(self) -> None:
         if self.proc is not None:
@@ -309,21 +317,25 @@ class OvnPeer:
         self.central.nbctl("--wait=hv", "lsp-del", name)
         return installed, waited
 
-    def restart(self, watch: FlowWatch) -> int | None:
+    def restart(self, watch: FlowWatch, timeout: float) -> tuple[float, int | None]:
         assert self.central is not None
+        t0 = time.monotonic()
         for c in self.controllers:
             c.kill()
         for c in self.controllers:
             c.start()
         # `--wait=hv sync` returns once every chassis reports the current NB config, which an
         # ovn-controller does only after OVS confirmed the flows it computed for it.
-        self.central.nbctl("--wait=hv", "sync")
-        deadline = time.monotonic() + 120
+        try:
+            self.central.nbctl("--wait=hv", "sync", timeout=int(timeout))
+        except RuntimeError as e:
+            raise TimeoutError(str(e)) from None
+        deadline = t0 + timeout
         while not watch.recovered():
             if time.monotonic() > deadline:
                 raise TimeoutError("switches never got their flows back")
             time.sleep(0.01)
-        return None
+        return time.monotonic() - t0, None
 
     def teardown(self) -> None:
         for c in self.controllers:

@@ -478,8 +478,7 @@ class NetworkService:
             if switch_port is None:
                 rows = tx.attached_on(self.pool.type, datapath_id)
             else:
-                rows = tx.attached_on(self.pool.type, datapath_id, switch_port.port_no, switch_port.name,
-                                      whole_switch=False)
+                rows = tx.attached_on(self.pool.type, datapath_id, switch_port.port_no, switch_port.name)
         segs = {seg for seg, _ in rows}
         ports = {port_id for _, port_id in rows}
         return segs, ports

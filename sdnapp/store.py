@@ -324,19 +324,18 @@ class Txn:
         return out
 
     def attached_on(
-        self, segment_type: str, dpid: int, port_no: int | None = None, port_name: str | None = None,
-        whole_switch: bool = True,
+        self, segment_type: str, dpid: int, port_no: int | None = None, port_name: str | None = None
     ) -> list[tuple[int, str]]:
-        """(segment id, port id) of plugged VNICs bound to a switch, or (not `whole_switch`) to the port
-        with that number or name. Through the bindings' unique indexes: a port-status event must not
-        cost a scan of every attachment."""
+        """(segment id, port id) of plugged VNICs bound to a switch, or, given a number or a name, to
+        that port. Through the bindings' unique indexes: a port-status event must not cost a scan of
+        every attachment."""
         q = (
             "SELECT n.segment_id, p.id FROM bindings b JOIN vnics v ON v.id = b.vnic_id "
             "JOIN ports p ON p.id = v.port_id JOIN networks n ON n.id = p.network_id "
             "WHERE n.segment_type = ? AND b.datapath_id = ?"
         )
         args: list[object] = [segment_type, f"{dpid:016x}"]
-        if not whole_switch:
+        if port_no is not None or port_name is not None:
             q += " AND ((? IS NOT NULL AND b.port_no = ?) OR (? IS NOT NULL AND b.port_name = ?))"
             args += [port_no, port_no, port_name, port_name]
         return [(int(r[0]), str(r[1])) for r in self.db.execute(q, args)]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from .bench_peers import Layout, OvnPeer, Peer, SdnappPeer, dump_aggregate
+from .bench_peers import Layout, OvnPeer, Peer, SdnappPeer
 from .hypervisors import Hypervisor, HypervisorBed
 from .procstat import FlowWatch, cpu_seconds, durations, flow_count, rss_mib, wait_idle
 from .stats import percentile
@@ -95,7 +95,7 @@ def run(peer: Peer, layout: Layout, base: Path, restart_timeout: float) -> Figur
 
 
 def switch_flows(hv: Hypervisor) -> int:
-    return flow_count(dump_aggregate(hv))
+    return flow_count(hv.ofctl("dump-aggregate"))
 
 
 def ms(xs: list[float], p: float | None = None) -> float | None:

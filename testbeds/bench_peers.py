@@ -14,7 +14,6 @@ ovn-controller writes after the barrier for the port's flows, read as OVN's own 
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -346,8 +345,3 @@ class OvnPeer:
             self.central.stop()
         if self.bed is not None:
             self.bed.stop()
-
-
-def dump_aggregate(hv: Hypervisor) -> str:
-    return subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", f"unix:{hv.run}/br-int.mgmt"],
-                          capture_output=True, text=True, check=True).stdout

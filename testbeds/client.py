@@ -21,6 +21,14 @@ class ApiError(Exception):
         self.body = body
 
 
+def _body(raw: bytes) -> Any:
+    """An answer's JSON body; one that is not JSON kept as an error message."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
+
+
 class Client:
     """By default one connection per request; `keep_alive` keeps one per thread, as a compute
     service's HTTP session does (the benchmark uses it; a request is never retried on another)."""
@@ -36,6 +44,7 @@ class Client:
         if token is not None:
             self.headers = {"X-Auth-Token": token}
         self.keep_alive = keep_alive
+        self._url = urllib.parse.urlsplit(self.base)
         self._local = threading.local()
 
     def as_project(self, project: str, admin: bool = False) -> Client:
@@ -57,32 +66,25 @@ class Client:
                 raw = resp.read()
                 return resp.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as e:
-            raw = e.read()
-            try:
-                return e.code, json.loads(raw) if raw else None
-            except ValueError:
-                return e.code, {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
+            return e.code, _body(e.read())
 
     def _call_kept(
         self, method: str, path: str, data: bytes | None, headers: dict[str, str], timeout: float
     ) -> tuple[int, Any]:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            u = urllib.parse.urlsplit(self.base)
-            conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
+            conn = http.client.HTTPConnection(self._url.hostname or "127.0.0.1", self._url.port or 80,
+                                              timeout=timeout)
             self._local.conn = conn
         try:
-            conn.request(method, urllib.parse.urlsplit(self.base).path + path, body=data, headers=headers)
+            conn.request(method, self._url.path + path, body=data, headers=headers)
             resp = conn.getresponse()
             raw = resp.read()
         except (OSError, http.client.HTTPException):
             conn.close()
             self._local.conn = None
             raise
-        try:
-            return resp.status, json.loads(raw) if raw else None
-        except ValueError:
-            return resp.status, {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
+        return resp.status, _body(raw)
 
     def _ok(self, method: str, path: str, body: Any = None) -> Any:
         status, out = self.call(method, path, body)

@@ -35,6 +35,30 @@ def sh(*cmd: str, ns: str | None = None, check: bool = True, env: dict[str, str]
     return r.stdout
 
 
+def read_pid(pidfile: Path) -> int:
+    return int(pidfile.read_text().strip())
+
+
+def signal_pidfile(pidfile: Path, sig: int = signal.SIGTERM) -> None:
+    """Signal the daemon a pidfile names, if it is there."""
+    try:
+        os.kill(read_pid(pidfile), sig)
+    except (OSError, ValueError):
+        pass
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until process `pid` has exited; False if it is still there after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 @dataclass
 class Hypervisor:
     index: int
@@ -151,35 +175,26 @@ class Hypervisor:
     def echo_rtt(self, count: int = 5) -> float:
         """Median OpenFlow echo round trip of br-int, in seconds: how long the switch's main loop
         takes to answer anything (it grows with the number of ports the switch polls)."""
-        out = sh("ovs-ofctl", "-O", "OpenFlow13", "ping", f"unix:{self.run}/br-int.mgmt", str(count))
+        out = self.ofctl("ping", str(count))
         times = sorted(float(t) for t in re.findall(r"time=([\d.]+) ms", out))
         return times[len(times) // 2] / 1000 if times else float("nan")
 
     def vswitchd_pid(self) -> int:
-        return int((self.run / "ovs-vswitchd.pid").read_text().strip())
+        return read_pid(self.run / "ovs-vswitchd.pid")
 
     def stop_vswitchd(self) -> None:
         """The switch goes away (its flows with it); the database and interfaces stay."""
         pid = self.vswitchd_pid()
         os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"ovs-vswitchd of hv{self.index} did not stop")
+        if not wait_gone(pid, 5.0):
+            raise RuntimeError(f"ovs-vswitchd of hv{self.index} did not stop")
 
     def start_vswitchd(self) -> None:
         self._start_vswitchd()
 
     def stop(self) -> None:
         for daemon in ("ovs-vswitchd", "ovsdb-server"):
-            pidfile = self.run / f"{daemon}.pid"
-            try:
-                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
+            signal_pidfile(self.run / f"{daemon}.pid")
         if self.socat is not None:
             self.socat.terminate()
             self.socat.wait(timeout=5)

@@ -11,26 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hypervisors import Hypervisor, sh
+from .hypervisors import Hypervisor, read_pid, sh, signal_pidfile, wait_gone
 
 NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
-
-
-def read_pid(pidfile: Path) -> int:
-    return int(pidfile.read_text().strip())
-
-
-def kill_pidfile(pidfile: Path, sig: int = signal.SIGTERM) -> None:
-    try:
-        os.kill(read_pid(pidfile), sig)
-    except (OSError, ValueError):
-        pass
 
 
 @dataclass
@@ -75,7 +62,7 @@ class OvnCentral:
 
     def stop(self) -> None:
         for name in ("nbctl", "northd", "sb", "nb"):
-            kill_pidfile(self.base / f"{name}.pid")
+            signal_pidfile(self.base / f"{name}.pid")
 
 
 @dataclass
@@ -107,22 +94,14 @@ class OvnController:
     def kill(self) -> None:
         pid = self.pid()
         os.kill(pid, signal.SIGKILL)
-        for _ in range(200):
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.01)
+        wait_gone(pid, 2.0)
 
     def stop(self) -> None:
-        kill_pidfile(self.pidfile)
+        signal_pidfile(self.pidfile)
 
     def installed_ts(self) -> dict[str, int]:
         """Interface name -> `ovn-installed-ts` (wall clock ms when OVS confirmed the port's flows)."""
-        out = subprocess.run(
-            ["ovs-vsctl", f"--db={self.hv.db}", "--format=json", "--columns=name,external_ids", "list", "Interface"],
-            capture_output=True, text=True, check=True,
-        ).stdout
+        out = self.hv.vsctl("--format=json", "--columns=name,external_ids", "list", "Interface")
         got: dict[str, int] = {}
         for name, ids in json.loads(out)["data"]:
             for k, v in ids[1]:

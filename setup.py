@@ -5,12 +5,13 @@ setup(
     version="0.1.0",
     description="Tenant layer-2 networks on OpenFlow switches: an os-ken application with a REST API",
     python_requires=">=3.11",
-    packages=find_packages(include=["sdnapp", "flows", "topology", "rest", "testbeds", "sdnapp.*", "flows.*",
-                                    "topology.*", "rest.*", "testbeds.*"]),
+    # testbeds/ (Mininet and namespace testbeds, benchmarks) and tests/ run from a checkout; they are not
+    # part of what a deployment installs.
+    packages=find_packages(include=["sdnapp", "flows", "topology", "rest", "sdnapp.*", "flows.*", "topology.*",
+                                    "rest.*"]),
     install_requires=[
         "os-ken>=4.0.0",
         "WebOb>=1.8.7",
-        "netaddr>=0.10.0",
         "waitress>=3.0.0",
         "PyYAML>=6.0",
         "jsonschema>=4.17",

@@ -29,8 +29,6 @@ class Context:
 
 
 class Driver(Protocol):
-    name: str
-
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         """The flows switch `dpid` needs for one network, given all the network's members."""
         ...

@@ -17,7 +17,6 @@ MatchValue = int | str | tuple[int, int] | tuple[str, str]
 OFPVID_PRESENT = 0x1000
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN = 0x8100
-OFPP_IN_PORT = 0xFFFFFFF8
 OFPP_CONTROLLER = 0xFFFFFFFD
 
 
@@ -80,9 +79,6 @@ class Flow:
     @property
     def key(self) -> FlowKey:
         return (self.table, self.priority, self.match)
-
-    def match_dict(self) -> dict[str, MatchValue]:
-        return dict(self.match)
 
     def __str__(self) -> str:
         m = ",".join(f"{k}={_fmt(v)}" for k, v in self.match) or "*"

@@ -48,15 +48,17 @@ def cookie_for(partition: int) -> int:
     return COOKIE_MARK | partition
 
 
-def is_ours(cookie: int) -> bool:
-    return cookie & COOKIE_MARK_MASK == COOKIE_MARK
-
-
 def partition_of(cookie: int) -> int:
     return cookie & PARTITION_MASK
 
 
 CONTROLLER_METER = 1  # the meter that limits what any switch sends to the controller
+# What a switch may send to the controller: LLDP needs a few frames per port per
+# second. The meter above enforces it in the pipeline; on Open vSwitch the
+# bridge's controller_rate_limit/controller_burst_limit are a second line (and
+# the only one on a switch without meters).
+CONTROLLER_RATE_PPS = 100
+CONTROLLER_BURST = 25
 
 
 def base_flows(lldp: bool = False, meter: int | None = None) -> list[Flow]:

@@ -23,9 +23,3 @@ class SegmentState:
 
     segment_id: int
     members: tuple[Member, ...]
-
-    def on_switch(self, datapath_id: int) -> list[Member]:
-        return [m for m in self.members if m.datapath_id == datapath_id]
-
-    def switches(self) -> set[int]:
-        return {m.datapath_id for m in self.members}

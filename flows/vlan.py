@@ -11,7 +11,6 @@ from .model import OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetF
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
-DRIVER = "vlan"
 VLAN_MIN = 1
 VLAN_MAX = 4094
 
@@ -116,8 +115,6 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
 
 
 class VlanDriver:
-    name = DRIVER
-
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         return segment_flows(segment_id, members, dpid, ctx.fabric)
 

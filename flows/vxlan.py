@@ -23,14 +23,11 @@ from .model import Action, Flow, Output, SetField, match
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
-DRIVER = "vxlan"
 VNI_MIN = 1
 VNI_MAX = (1 << 24) - 1
 
 
 class VxlanDriver:
-    name = DRIVER
-
     @staticmethod
     def access_members(members: Sequence[Member], ctx: Context) -> list[Member]:
         """Members not bound to their hypervisor's tunnel port: that port is never an access port."""

@@ -95,12 +95,15 @@ class Api:
         max_body_bytes: int,
         ready: Callable[[], bool],
         openapi: Callable[[str], dict[str, Any]],
+        switch_report: Callable[[int], dict[str, Any]] = lambda dpid: {},
     ) -> None:
+        """`switch_report` adds to each switch of GET /v1/switches what the switch side knows of it."""
         self.svc = service
         self.auth = auth
         self.max_body = max_body_bytes
         self.ready = ready
         self.openapi_doc = openapi
+        self.switch_report = switch_report
 
     # WSGI ----------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -326,7 +329,7 @@ class Api:
     # operations (admin)
     def h_list_switches(self, caller: Caller, **_: Any) -> tuple[int, Body]:
         switches = self.svc.switches(caller)
-        return 200, {"switches": [views.switch(s, self.svc.switch_extras(s.datapath_id)) for s in switches]}
+        return 200, {"switches": [views.switch(s, self.switch_report(s.datapath_id)) for s in switches]}
 
     def h_list_links(self, caller: Caller, **_: Any) -> tuple[int, Body]:
         links, problems = self.svc.links(caller)

@@ -15,14 +15,14 @@ from collections.abc import Callable
 
 from topology import lldp
 from topology.fabric import LinkEnd
-from topology.switches import SwitchPort, Topology
+from topology.switches import Topology
 
 from .reconciler import Reconciler, SwitchGone
 
 LOG = logging.getLogger(__name__)
 
 Sender = Callable[[int, int, bytes], None]
-IsAccessPort = Callable[[int, SwitchPort], bool]
+IsAccessPort = Callable[[int, int, str | None], bool]  # (datapath id, port number, port name if known)
 
 
 class Discovery:
@@ -61,7 +61,7 @@ class Discovery:
                 for link in gone:
                     LOG.warning("link %s lost (no LLDP for %.1fs)", link, self.timeout)
                 if gone:
-                    self.reconciler.topology_changed()
+                    self.reconciler.on_links_changed()
             except Exception:
                 LOG.exception("link discovery round failed")
 
@@ -90,9 +90,9 @@ class Discovery:
         for end in (src, dst):
             sw = self.topology.switch(end.datapath_id)
             port = sw.ports.get(end.port_no) if sw else None
-            if port is not None and self.is_access_port(end.datapath_id, port):
+            if self.is_access_port(end.datapath_id, end.port_no, port.name if port else None):
                 LOG.warning("ignored LLDP %s -> %s: %s is an access port", src, dst, end)
                 return
         if self.topology.link_seen(src, dst, time.monotonic()):
             LOG.info("link %s <-> %s discovered", src, dst)
-            self.reconciler.topology_changed()
+            self.reconciler.on_links_changed()

@@ -1,7 +1,8 @@
 """The os-ken application: owns switch connections and turns flow values into messages.
 
-Event handlers run in os-ken's event thread and never block: they update the
-topology and hand work to the reconciler. The reconciler's thread talks to
+Event handlers run in os-ken's event thread and never block: each hands its
+event to the reconciler in one call (which updates the topology, port status
+and the work queue together). The reconciler's thread talks to
 switches through `SwitchChannels`, which sends pipelined flow-mods and a
 barrier and waits for the replies, matched by transaction id.
 """
@@ -33,8 +34,8 @@ LOG = logging.getLogger(__name__)
 REPLY_TIMEOUT = 30.0
 
 
-def _report_disconnects_on_native_threads() -> None:
-    """Make os-ken notice a switch that closed its connection, with native threads.
+def report_disconnects_on_native_threads() -> None:
+    """Make os-ken notice a switch that closed its connection, with native threads. Call once, before starting os-ken.
 
     os-ken's Datapath.serve() waits for its send thread after the receive loop
     ends, and "kills" it first; with the native hub a kill does nothing, and the
@@ -56,9 +57,6 @@ def _report_disconnects_on_native_threads() -> None:
 
     _recv_loop._sdnapp_wakes_sender = True  # type: ignore[attr-defined]
     controller.Datapath._recv_loop = _recv_loop
-
-
-_report_disconnects_on_native_threads()
 
 
 def switch_port(p: Any) -> SwitchPort:
@@ -247,13 +245,11 @@ class SdnApp(app_manager.OSKenApp):
         if ev.state == MAIN_DISPATCHER:
             self.channels.add(dp)
             LOG.info("switch %016x connected", dp.id)
-            self.reconciler.switch_connected(dp.id)
+            self.reconciler.on_switch_up(dp.id)
         elif ev.state == DEAD_DISPATCHER:
             self.channels.remove(dp)
             LOG.info("switch %016x disconnected", dp.id)
-            self.reconciler.topology.switch_disconnected(dp.id)
-            self.reconciler.switch_disconnected(dp.id)
-            self.reconciler.topology_changed()
+            self.reconciler.on_switch_down(dp.id)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev: Any) -> None:
@@ -262,11 +258,9 @@ class SdnApp(app_manager.OSKenApp):
         if port.port_no > ofp.OFPP_MAX:
             return
         deleted = msg.reason == ofp.OFPPR_DELETE
-        self.reconciler.topology.port_changed(msg.datapath.id, port, deleted=deleted)
         LOG.info("switch %016x port %d (%s) %s", msg.datapath.id, port.port_no, port.name,
                  "deleted" if deleted else ("up" if port.up else "down"))
-        self.reconciler.port_changed(msg.datapath.id, port)
-        self.reconciler.topology_changed()
+        self.reconciler.on_port_status(msg.datapath.id, port, deleted=deleted)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev: Any) -> None:

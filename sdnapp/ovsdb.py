@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows.pipeline import CONTROLLER_BURST, CONTROLLER_RATE_PPS
+
 from .config import SwitchConfig
 from .service import NetworkService
 
@@ -23,7 +25,7 @@ LOG = logging.getLogger(__name__)
 
 DB = "Open_vSwitch"
 RETRY = 2.0
-CONTROLLER_RATE_PPS = 100  # as the OpenFlow meter on the LLDP flow
+PROBE_MS = 5000  # a server silent this long is probed; no answer to the probe: disconnected
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class SwitchDb:
 
     def _session(self) -> None:
         import ovs.db.idl
+        import ovs.jsonrpc
         import ovs.poller
 
         helper = ovs.db.idl.SchemaHelper(schema_json=self._schema())
@@ -140,27 +143,35 @@ class SwitchDb:
         helper.register_columns("Port", ["name", "interfaces"])
         helper.register_columns("Bridge", ["name", "ports", "controller"])
         helper.register_columns("Controller", ["target", "controller_rate_limit", "controller_burst_limit"])
+        # The IDL reconnects and reloads by itself, but does not say whether it is
+        # connected; a second, idle JSON-RPC session to the same server (it probes
+        # the peer with echoes) tells, for GET /v1/switches.
         idl = ovs.db.idl.Idl(self.config.ovsdb, helper)
+        probe = ovs.jsonrpc.Session.open(self.config.ovsdb, probe_interval=PROBE_MS)
         seen = -1
         try:
             while not self._stop.is_set():
                 idl.run()
-                if not idl.has_ever_connected():
-                    pass
-                elif idl.change_seqno != seen:
+                probe.run()
+                while probe.recv() is not None:
+                    pass  # nothing is asked on it; echoes are answered inside the session
+                if idl.has_ever_connected() and idl.change_seqno != seen:
                     seen = idl.change_seqno
                     self._changed(idl)
+                if idl.has_ever_connected():
+                    self.state.connected = probe.is_connected()
+                    self.state.error = None if self.state.connected else "connection lost; reconnecting"
                 poller = ovs.poller.Poller()
                 idl.wait(poller)
+                probe.wait(poller)
+                probe.recv_wait(poller)
                 poller.timer_wait(500)
                 poller.block()
-                if idl.has_ever_connected() and not idl._session.is_connected():
-                    raise OSError("connection lost")
         finally:
+            probe.close()
             idl.close()
 
     def _changed(self, idl: Any) -> None:
-        self.state.connected, self.state.error = True, None
         interfaces = [
             {"name": r.name, "type": r.type, "options": dict(r.options), "external_ids": dict(r.external_ids)}
             for r in idl.tables["Interface"].rows.values()
@@ -189,7 +200,7 @@ class SwitchDb:
         txn = ovs.db.idl.Transaction(idl)
         for c in todo:
             c.controller_rate_limit = CONTROLLER_RATE_PPS
-            c.controller_burst_limit = max(25, CONTROLLER_RATE_PPS // 4)
+            c.controller_burst_limit = CONTROLLER_BURST
         status = txn.commit_block()
         if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
             LOG.warning("switch %016x: could not limit its controller rate: %s", self.config.datapath_id, status)
@@ -233,44 +244,19 @@ class SwitchDb:
 
 
 class VifBinder:
-    """Keeps the store's switch bindings in step with the VIFs the switches report."""
+    """Turns each switch's VIF reports into one service call per change."""
 
     def __init__(self, service: NetworkService) -> None:
         self.svc = service
         self._lock = threading.Lock()
         self._last: dict[int, dict[str, Vif]] = {}
-        self._pending: dict[tuple[int, str], Vif] = {}  # interfaces naming no VNIC yet
 
     def on_vifs(self, dpid: int, vifs: dict[str, Vif]) -> None:
         with self._lock:
             first = dpid not in self._last
             before = self._last.get(dpid, {})
             self._last[dpid] = dict(vifs)
-            added = {n: v for n, v in vifs.items() if before.get(n) != v}
-            removed = {n: v for n, v in before.items() if vifs.get(n) != v}
-            for n in removed:
-                self._pending.pop((dpid, n), None)
-        if first:
-            # After a restart: drop bindings to interfaces that left while sdnapp was away.
-            for name, vnic_id in self.svc.switch_bound_ports(dpid).items():
-                if vifs.get(name) is None or vifs[name].vnic_id != vnic_id:
-                    self.svc.unbind_from_switch(dpid, name, vnic_id)
-        for name, vif in removed.items():
-            self.svc.unbind_from_switch(dpid, name, vif.vnic_id)
-        for vif in added.values():
-            self._bind(dpid, vif)
-
-    def _bind(self, dpid: int, vif: Vif) -> None:
-        if self.svc.bind_from_switch(dpid, vif.name, vif.vnic_id):
-            with self._lock:
-                self._pending.pop((dpid, vif.name), None)
-        else:
-            with self._lock:
-                self._pending[(dpid, vif.name)] = vif
-
-    def retry_pending(self) -> None:
-        """Bind interfaces whose VNIC has been created since they appeared."""
-        with self._lock:
-            pending = list(self._pending.items())
-        for (dpid, _), vif in pending:
-            self._bind(dpid, vif)
+        added = {n: v.vnic_id for n, v in vifs.items() if before.get(n) != v}
+        removed = {n: v.vnic_id for n, v in before.items() if vifs.get(n) != v}
+        if added or removed or first:
+            self.svc.switch_vifs_changed(dpid, added, removed, resync=first)

@@ -1,8 +1,9 @@
 """Reconciliation: make each switch hold the desired flows, sending only the difference.
 
 Work arrives as "switch D connected" (read everything it holds, then diff it
-all) or "segments S changed" (diff only those partitions). One worker thread
-drains it, switch by switch, coalescing what piled up meanwhile. The flows a
+all), "the fabric changed" (diff every partition, from the cache) or "segments
+S changed" (diff only those partitions). One worker thread drains it, switch by
+switch, merging what piled up meanwhile. The flows a
 switch holds are cached per cookie partition (like ovn-controller's installed
 flow table), so an API change reads nothing back from the switch.
 """
@@ -13,25 +14,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from flows.diff import FlowDiff, diff
 from flows.driver import Context, Driver, TunnelEnd
 from flows.installed import InstalledTable
 from flows.model import Flow
-from flows.pipeline import BASE_PARTITION, CONTROLLER_METER, base_flows, partition_of
+from flows.pipeline import (
+    BASE_PARTITION,
+    CONTROLLER_BURST,
+    CONTROLLER_METER,
+    CONTROLLER_RATE_PPS,
+    base_flows,
+    partition_of,
+)
 from flows.state import Member
 from flows.vlan import VlanDriver
 from topology.switches import SwitchPort, Topology
 
-from .service import NetworkService
+from .desired import DesiredState
 from .status import StatusBook
 
 LOG = logging.getLogger(__name__)
-
-FULL = -1  # a work item meaning "read the switch back, then everything on it"
-ALL = -2  # "every network on this switch" (the fabric changed), from the cache
 
 
 class SwitchGone(Exception):
@@ -55,6 +60,20 @@ class Channel(Protocol):
 
 
 @dataclass
+class Work:
+    """What one switch's next job must do; work that piles up for a switch is merged into one."""
+
+    read_back: bool = False  # read the switch's ports and flows first (it connected, or its cache is doubtful)
+    every: bool = False  # every network on the switch, not only `segments` (the fabric changed)
+    segments: set[int] = field(default_factory=set)
+
+    def merge(self, other: Work) -> None:
+        self.read_back |= other.read_back
+        self.every |= other.every
+        self.segments |= other.segments
+
+
+@dataclass
 class SwitchStats:
     """What reconciliation did to one switch, for GET /v1/switches."""
 
@@ -66,7 +85,7 @@ class SwitchStats:
 class Reconciler:
     def __init__(
         self,
-        service: NetworkService,
+        desired: DesiredState,
         topology: Topology,
         status: StatusBook,
         channel: Channel,
@@ -74,20 +93,20 @@ class Reconciler:
         lldp: bool = False,
         tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
     ) -> None:
-        self.svc = service
+        self.desired = desired
         self.topology = topology
         self.status = status
         self.channel = channel
         self.driver: Driver = driver or VlanDriver()
         self.lldp = lldp
-        self.controller_rate_pps = 100  # LLDP needs a few per port per second
-        self._metered: dict[int, bool] = {}
         self.tunnels = tunnels
-        self.stats: dict[int, SwitchStats] = {}
         self.retry_delay = 2.0
-        self._installed: dict[int, InstalledTable] = {}
-        self._pending: dict[int, set[int]] = {}
+        # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
+        self._metered: dict[int, bool] = {}
+        self._stats: dict[int, SwitchStats] = {}
+        self._installed: dict[int, InstalledTable] = {}
+        self._pending: dict[int, Work] = {}
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -104,43 +123,56 @@ class Reconciler:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def switch_connected(self, dpid: int) -> None:
-        self._schedule(dpid, {FULL})
+    # switch events (os-ken's event thread, link discovery): each one call ------
+    def on_switch_up(self, dpid: int) -> None:
+        """A switch connected: read it back and bring everything on it in line."""
+        self._schedule(dpid, Work(read_back=True))
 
-    def switch_disconnected(self, dpid: int) -> None:
+    def on_switch_down(self, dpid: int) -> None:
+        """A switch disconnected: what it holds is unknown from now on, and its ports are not ACTIVE."""
+        self.topology.switch_disconnected(dpid)
         with self._cond:
             self._pending.pop(dpid, None)
             self._installed.pop(dpid, None)
-        _, ports = self.svc.ports_bound_on(dpid)
+        _, ports = self.desired.ports_bound_on(dpid)
         self.status.touch(ports)
+        self.on_links_changed()
 
-    def port_changed(self, dpid: int, port: SwitchPort) -> None:
-        segs, ports = self.svc.ports_bound_on(dpid, port)
+    def on_port_status(self, dpid: int, port: SwitchPort, deleted: bool = False) -> None:
+        """A switch reported a port added, changed or deleted."""
+        self.topology.port_changed(dpid, port, deleted=deleted)
+        segs, ports = self.desired.ports_bound_on(dpid, port)
         self.status.touch(ports)
         if segs:
             # The ports' new generation must be confirmed by every switch their
             # networks span, not only by this one.
             self.segments_changed(segs)
+        self.on_links_changed()
 
-    def topology_changed(self, exclude: int | None = None) -> None:
+    def on_links_changed(self, exclude: int | None = None) -> None:
         """Links or connected switches may have changed: if the fabric did, every switch is recomputed."""
         if self.topology.take_fabric_change():
             for dpid in self.topology.connected():
                 if dpid != exclude:
-                    self._schedule(dpid, {ALL})
+                    self._schedule(dpid, Work(every=True))
 
     def segments_changed(self, segments: set[int]) -> None:
+        """Networks changed in the store (the service's writes): recompute them wherever a switch is connected."""
         for dpid in self.topology.connected():
-            self._schedule(dpid, segments)
+            self._schedule(dpid, Work(segments=set(segments)))
 
     def _retry_later(self, dpid: int) -> None:
-        t = threading.Timer(self.retry_delay, self._schedule, (dpid, {FULL}))
+        t = threading.Timer(self.retry_delay, self._schedule, (dpid, Work(read_back=True)))
         t.daemon = True
         t.start()
 
-    def _schedule(self, dpid: int, work: set[int]) -> None:
+    def _schedule(self, dpid: int, work: Work) -> None:
         with self._cond:
-            self._pending.setdefault(dpid, set()).update(work)
+            pending = self._pending.get(dpid)
+            if pending is None:
+                self._pending[dpid] = work
+            else:
+                pending.merge(work)
             self._cond.notify_all()
 
     def idle(self, timeout: float) -> bool:
@@ -188,35 +220,37 @@ class Reconciler:
                     self._busy = False
                     self._cond.notify_all()
 
-    def run_job(self, dpid: int, work: set[int]) -> FlowDiff:
-        """Bring one switch in line for `work` (segment ids, ALL or FULL). Returns what was sent."""
-        full = FULL in work or dpid not in self._installed
+    def run_job(self, dpid: int, work: Work) -> FlowDiff:
+        """Bring one switch in line for `work`. Returns what was sent."""
+        with self._cond:
+            full = work.read_back or dpid not in self._installed
         if full:
             ports = self.channel.port_desc(dpid)
             self.topology.switch_connected(dpid, ports)
             metered = self.lldp and self.channel.ensure_controller_meter(
-                dpid, CONTROLLER_METER, self.controller_rate_pps, max(1, self.controller_rate_pps // 4)
+                dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST
             )
             fresh = InstalledTable(self.channel.read_flows(dpid))
             with self._cond:
                 self._installed[dpid] = fresh
                 self._metered[dpid] = metered
-            self.topology_changed(exclude=dpid)
-        every = full or ALL in work
+            self.on_links_changed(exclude=dpid)
+        every = full or work.every
         # Generations are read before the state, so a change committed after the
         # state was read can never be confirmed by flows computed without it.
         generations = self.status.snapshot()
-        states = self.svc.segment_states(None if every else work)
+        states = self.desired.segment_states(None if every else work.segments)
         ctx = Context(self.topology.fabric(), self.tunnels())
         with self._cond:
             table = self._installed.get(dpid)
+            metered = self._metered.get(dpid, False)
         if table is None:  # disconnected meanwhile
             raise SwitchGone(f"{dpid:016x}")
 
         desired: list[Flow] = []
         installed: list[Flow] = []
         if every:
-            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if self._metered.get(dpid) else None))
+            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if metered else None))
             partitions = table.partitions() | {BASE_PARTITION} | set(states)
         else:
             partitions = set(states)
@@ -234,9 +268,10 @@ class Reconciler:
         rejected: list[Flow] = []
         if d:
             rejected = self.channel.send(dpid, d)
-            st = self.stats.setdefault(dpid, SwitchStats())
-            st.flow_mods += len(d)
-            st.rejected += len(rejected)
+            with self._cond:
+                st = self._stats.setdefault(dpid, SwitchStats())
+                st.flow_mods += len(d)
+                st.rejected += len(rejected)
             LOG.info(
                 "switch %016x: +%d ~%d -%d flows%s",
                 dpid, len(d.add), len(d.modify), len(d.delete),
@@ -244,8 +279,8 @@ class Reconciler:
             )
         with self._cond:
             table.apply(d, rejected)
-        if full:
-            self.stats.setdefault(dpid, SwitchStats()).last_read_back = time.time()
+            if full:
+                self._stats.setdefault(dpid, SwitchStats()).last_read_back = time.time()
 
         # A port is ACTIVE once every switch that carries its network's traffic
         # has confirmed the flows computed with the port's latest change.
@@ -262,15 +297,15 @@ class Reconciler:
         return d
 
     def report(self, dpid: int) -> dict[str, object]:
-        st = self.stats.get(dpid, SwitchStats())
         with self._cond:
+            st = self._stats.get(dpid, SwitchStats())
+            flow_mods, rejected, last = st.flow_mods, st.rejected, st.last_read_back
             table = self._installed.get(dpid)
             installed = len(table) if table is not None else None
-        last = st.last_read_back
         return {
             "installed": installed,
-            "flow_mods_sent": st.flow_mods,
-            "rejected": st.rejected,
+            "flow_mods_sent": flow_mods,
+            "rejected": rejected,
             "last_read_back": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)) if last else None,
         }
 

@@ -58,6 +58,7 @@ class Server:
         from rest.openapi import document
         from topology.switches import Topology
 
+        from .desired import DesiredState
         from .discovery import Discovery
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
@@ -66,6 +67,8 @@ class Server:
         from .status import StatusBook
         from .store import Store
 
+        # The composition root: every collaborator is made here and handed to
+        # what uses it at construction, switch side first, tenant API last.
         c = self.config
         auth: Authenticator = authenticator_for(c.auth)
         self.store = Store(c.store.path)
@@ -75,16 +78,17 @@ class Server:
         self.status = StatusBook()
         low, high = c.isolation.segment_range
         pool = SegmentPool(c.isolation.driver, low, high)
-        self.service = NetworkService(self.store, pool, self.topology, self.status)
+        desired = DesiredState(self.store, self.topology, pool.type)
         self.channels = SwitchChannels()
         driver: Driver = VxlanDriver() if c.isolation.driver == "vxlan" else VlanDriver()
         self.reconciler = Reconciler(
-            self.service, self.topology, self.status, self.channels,
+            desired, self.topology, self.status, self.channels,
             driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends,
         )
-        self.binder = VifBinder(self.service)
-        self.service.on_vnic_created = self.binder.retry_pending
-        self.service.switch_extras = self.switch_extras
+        self.service = NetworkService(
+            self.store, pool, self.topology, self.status, on_change=self.reconciler.segments_changed
+        )
+        binder = VifBinder(self.service)
         self.dbs: dict[int, SwitchDb] = {}
         for sw in c.switches:
             if sw.ovsdb is None:
@@ -92,17 +96,18 @@ class Server:
             tunnel = None
             if c.isolation.driver == "vxlan" and sw.tunnel_ip:
                 tunnel = TunnelSpec(c.isolation.tunnel_port, sw.tunnel_ip, c.isolation.manage_tunnel_port)
-            self.dbs[sw.datapath_id] = SwitchDb(sw, tunnel, self.binder.on_vifs)
+            self.dbs[sw.datapath_id] = SwitchDb(sw, tunnel, binder.on_vifs)
         self.discovery = (
             Discovery(
-                self.topology, self.reconciler, self.channels.packet_out, self.service.is_access_port,
+                self.topology, self.reconciler, self.channels.packet_out, desired.is_access_port,
                 interval=c.topology.lldp_interval,
             )
             if c.topology.discovery
             else None
         )
-        self.service.on_change = self.reconciler.segments_changed
-        self.api = Api(self.service, auth, c.api.max_body_bytes, self.openflow_ready, document)
+        self.api = Api(
+            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report
+        )
 
         oscfg.CONF(args=[], project="os_ken")
         oscfg.CONF.set_override("ofp_listen_host", c.openflow.listen_host)
@@ -123,7 +128,7 @@ class Server:
             out[sw.datapath_id] = TunnelEnd(sw.tunnel_ip, port.port_no if port else None)
         return out
 
-    def switch_extras(self, dpid: int) -> dict[str, object]:
+    def switch_report(self, dpid: int) -> dict[str, object]:
         """What GET /v1/switches adds: the flows reconciliation keeps there, and for a configured
         switch its OVSDB and tunnel port state."""
         out: dict[str, object] = {"flows": self.reconciler.report(dpid)}
@@ -162,8 +167,11 @@ class Server:
         from os_ken.controller.controller import OpenFlowController
         from os_ken.lib import hub
 
+        from .ofapp import report_disconnects_on_native_threads
+
         self._check_ports_free()
         self.build()
+        report_disconnects_on_native_threads()
         mgr = AppManager.get_instance()
         mgr.load_apps(["sdnapp.ofapp"])
         contexts: dict[str, Any] = mgr.create_contexts()

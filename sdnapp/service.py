@@ -1,8 +1,9 @@
-"""NetworkService: the core API and its extensions, tenancy and validation.
+"""NetworkService: the core API and its extensions, tenancy and validation, and the bindings switches report.
 
 Every write is one store transaction; after it commits, the segments whose flows
 may change are handed to `on_change` (the reconciler), and the ports whose
-traffic it affects go DOWN until their switches confirm the new flows.
+traffic it affects go DOWN until their switches confirm the new flows. The
+switch side reads desired state through `sdnapp.desired`, never through here.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flows.state import Member, SegmentState
-from topology.switches import LinkInUse, Switch, SwitchPort, Topology
+from topology.switches import LinkInUse, Switch, Topology
 
 from . import errors, validate
 from .model import Binding, Caller, Network, Port, Vnic
@@ -61,15 +62,18 @@ class NetworkService:
         topology: Topology,
         status: StatusBook,
         extensions: tuple[str, ...] = ("ethernet-vnic", "networks"),
+        on_change: Callable[[set[int]], None] | None = None,
     ) -> None:
+        """`on_change` learns the segments whose flows may differ after each committed write (the reconciler)."""
         self.store = store
         self.pool = pool
         self.topology = topology
         self.status = status
         self.extensions = extensions
-        self.on_change: Callable[[set[int]], None] = lambda segments: None
-        self.on_vnic_created: Callable[[], None] = lambda: None
-        self.switch_extras: Callable[[int], dict[str, object]] = lambda dpid: {}
+        self._on_change = on_change
+        # Switch interfaces whose iface-id named no VNIC yet: (datapath id, interface name) -> iface-id.
+        self._pending_lock = threading.Lock()
+        self._pending_vifs: dict[tuple[int, str], str] = {}
 
     # helpers ------------------------------------------------------------
     def _require_extension(self, alias: str) -> None:
@@ -116,8 +120,8 @@ class NetworkService:
     def _changed(self, segments: set[int | None], ports: set[str | None]) -> None:
         self.status.touch({p for p in ports if p is not None})
         segs = {s for s in segments if s is not None}
-        if segs:
-            self.on_change(segs)
+        if segs and self._on_change is not None:
+            self._on_change(segs)
 
     def port_status(self, port: Port) -> str:
         return self.status.status(port.id) if port.vnic_id else DOWN
@@ -227,7 +231,10 @@ class NetworkService:
                 raise errors.MacAddressInUse(f"mac_address {mac} is already used by a VNIC of this project")
             v = Vnic(_new_id(), caller.project_id, name, mac, None, None)
             tx.insert_vnic(v)
-        self.on_vnic_created()  # a switch may already have its interface
+        with self._pending_lock:
+            waited_for = v.id in self._pending_vifs.values()
+        if waited_for:  # a switch already has its interface
+            self.bind_pending_vifs()
         return v
 
     @staticmethod
@@ -355,138 +362,96 @@ class NetworkService:
         self._changed({seg}, {v.port_id})
 
     # bindings from the switch (Open vSwitch external_ids:iface-id) ---------
-    def bind_from_switch(self, datapath_id: int, port_name: str, vnic_id: str) -> bool:
-        """An interface with iface-id `vnic_id` appeared on a switch: the VNIC is there now.
+    def switch_vifs_changed(
+        self, datapath_id: int, added: Mapping[str, str], removed: Mapping[str, str], resync: bool = False
+    ) -> None:
+        """A switch's interfaces changed: `added` and `removed` map interface names to the iface-id they carry.
 
-        It moves the VNIC's binding wherever it was (live migration), and takes the
-        switch port from any VNIC bound to it before. False if no such VNIC (yet).
+        One transaction for the whole change. An interface naming a VNIC binds it
+        there (source `switch`), moving its binding from wherever it was (live
+        migration) and taking the switch port from any VNIC bound to it before.
+        An interface that leaves unbinds only the VNIC the switch had bound
+        there, never one bound since (by the API, or by another interface). An
+        iface-id naming no VNIC is remembered and bound once that VNIC exists.
+        With `resync` (the first report after sdnapp started) `added` is
+        everything the switch has, and switch bindings to anything else are
+        dropped: those interfaces left while sdnapp was away.
         """
+        segs: set[int | None] = set()
+        ports: set[str | None] = set()
+        with self._pending_lock:
+            for name in removed:
+                self._pending_vifs.pop((datapath_id, name), None)
+        with self.store.write() as tx:
+            if resync:
+                for name, vnic_id in tx.switch_bindings(datapath_id).items():
+                    if added.get(name) != vnic_id:
+                        self._unbind_from_switch(tx, datapath_id, name, vnic_id, segs, ports)
+            for name, vnic_id in removed.items():
+                self._unbind_from_switch(tx, datapath_id, name, vnic_id, segs, ports)
+            unknown = {
+                name: vnic_id for name, vnic_id in added.items()
+                if not self._bind_from_switch(tx, datapath_id, name, vnic_id, segs, ports)
+            }
+        with self._pending_lock:
+            for name, vnic_id in unknown.items():
+                self._pending_vifs[(datapath_id, name)] = vnic_id
+        self._changed(segs, ports)
+
+    def bind_pending_vifs(self) -> None:
+        """Bind the interfaces whose iface-id named no VNIC when they appeared, where that VNIC exists now."""
+        with self._pending_lock:
+            pending = dict(self._pending_vifs)
+        segs: set[int | None] = set()
+        ports: set[str | None] = set()
+        with self.store.write() as tx:
+            bound = [key for key, vnic_id in pending.items() if self._bind_from_switch(tx, *key, vnic_id, segs, ports)]
+        with self._pending_lock:
+            for key in bound:
+                if self._pending_vifs.get(key) == pending[key]:
+                    del self._pending_vifs[key]
+        self._changed(segs, ports)
+
+    def _bind_from_switch(
+        self, tx: Txn, datapath_id: int, port_name: str, vnic_id: str, segs: set[int | None], ports: set[str | None]
+    ) -> bool:
+        """Bind `vnic_id` to the switch's interface; False if there is no such VNIC (yet)."""
         try:
             vid = str(uuid.UUID(vnic_id))
         except ValueError:
             return False
+        v = tx.vnic(vid)
+        if v is None:
+            return False
         b = Binding(datapath_id, None, port_name, "switch")
-        with self.store.write() as tx:
-            v = tx.vnic(vid)
-            if v is None:
-                return False
-            if v.binding == b:
-                return True
-            segs: set[int | None] = {self._segment_of_port(tx, v.port_id)}
-            ports: set[str | None] = {v.port_id}
-            holder = tx.binding_holder(datapath_id, None, port_name)
-            if holder is not None and holder != vid:
-                old = tx.vnic(holder)
-                tx.delete_binding(holder)
-                if old is not None:
-                    segs.add(self._segment_of_port(tx, old.port_id))
-                    ports.add(old.port_id)
-            tx.set_binding(vid, b)
+        if v.binding == b:
+            return True
+        segs.add(self._segment_of_port(tx, v.port_id))
+        ports.add(v.port_id)
+        holder = tx.binding_holder(datapath_id, None, port_name)
+        if holder is not None and holder != vid:
+            old = tx.vnic(holder)
+            tx.delete_binding(holder)
+            if old is not None:
+                segs.add(self._segment_of_port(tx, old.port_id))
+                ports.add(old.port_id)
+        tx.set_binding(vid, b)
         LOG.info("vnic %s bound by the switch to %s port %s", vid, validate.format_dpid(datapath_id), port_name)
-        self._changed(segs, ports)
         return True
 
-    def unbind_from_switch(self, datapath_id: int, port_name: str, vnic_id: str | None = None) -> None:
-        """The interface left the switch: unbind the VNIC the switch had bound there (not one bound since)."""
-        with self.store.write() as tx:
-            holder = tx.binding_holder(datapath_id, None, port_name)
-            if holder is None or (vnic_id is not None and holder != vnic_id):
-                return
-            v = tx.vnic(holder)
-            if v is None or v.binding is None or v.binding.source != "switch":
-                return
-            tx.delete_binding(holder)
-            seg = self._segment_of_port(tx, v.port_id)
+    def _unbind_from_switch(
+        self, tx: Txn, datapath_id: int, port_name: str, vnic_id: str, segs: set[int | None], ports: set[str | None]
+    ) -> None:
+        holder = tx.binding_holder(datapath_id, None, port_name)
+        if holder is None or holder != vnic_id:
+            return
+        v = tx.vnic(holder)
+        if v is None or v.binding is None or v.binding.source != "switch":
+            return
+        tx.delete_binding(holder)
+        segs.add(self._segment_of_port(tx, v.port_id))
+        ports.add(v.port_id)
         LOG.info("vnic %s unbound: its interface left %s", holder, validate.format_dpid(datapath_id))
-        self._changed({seg}, {v.port_id})
-
-    def switch_bound_ports(self, datapath_id: int) -> dict[str, str]:
-        """port name -> vnic id of the bindings the switch itself made on it."""
-        with self.store.read() as tx:
-            return {
-                v.binding.port_name: v.id
-                for v in tx.vnics()
-                if v.binding is not None and v.binding.source == "switch"
-                and v.binding.datapath_id == datapath_id and v.binding.port_name is not None
-            }
-
-    # what the data plane needs -------------------------------------------
-    def segment_states(self, segment_ids: Iterable[int] | None = None) -> dict[int, SegmentState]:
-        """Desired state per segment, read in one transaction: members whose switch port is known.
-
-        With `segment_ids`, those segments (each present, possibly with no members).
-        A switch port belongs to the VNIC bound to it first: a later binding that
-        turns out to name the same port (one by name, one by number, made before
-        the switch reported its ports) stays without flows rather than clash.
-        """
-        with self.store.read() as tx:
-            rows = tx.attached_vnics(self.pool.type, segment_ids)
-            segments = list(segment_ids) if segment_ids is not None else tx.segments(self.pool.type)
-            if segment_ids is None:
-                claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
-            else:
-                # Only bindings that could name the same switch ports as these members:
-                # reading every binding of a large switch per change made cost grow with it.
-                claims = tx.bindings_naming(self._switch_ports_of(rows))
-        owner: dict[tuple[int, int], str] = {}
-        for vnic_id, claim in claims:
-            sp = self.topology.resolve(claim.datapath_id, claim.port_no, claim.port_name)
-            if sp is not None:
-                owner.setdefault((claim.datapath_id, sp.port_no), vnic_id)
-        members: dict[int, list[Member]] = {s: [] for s in segments}
-        for seg, port, vnic in rows:
-            b = vnic.binding
-            assert b is not None
-            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
-            if sp is None:
-                continue
-            holder = owner.get((b.datapath_id, sp.port_no))
-            if holder != vnic.id:
-                LOG.warning(
-                    "vnic %s and vnic %s are bound to one switch port %s/%d; the first binding keeps it",
-                    holder, vnic.id, validate.format_dpid(b.datapath_id), sp.port_no,
-                )
-                continue
-            members.setdefault(seg, []).append(
-                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address)
-            )
-        return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
-
-    def _switch_ports_of(self, rows: list[tuple[int, Port, Vnic]]) -> dict[int, tuple[set[int], set[str]]]:
-        """Per switch, the port numbers and names the members' bindings resolve to (or give)."""
-        out: dict[int, tuple[set[int], set[str]]] = {}
-        for _, _, v in rows:
-            b = v.binding
-            if b is None:
-                continue
-            nos, names = out.setdefault(b.datapath_id, (set(), set()))
-            sp = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
-            for no, name in ((b.port_no, b.port_name), (sp.port_no, sp.name) if sp else (None, None)):
-                if no is not None:
-                    nos.add(no)
-                if name is not None:
-                    names.add(name)
-        return out
-
-    def ports_bound_on(self, datapath_id: int, switch_port: SwitchPort | None = None) -> tuple[set[int], set[str]]:
-        """Segments and port ids of plugged VNICs bound to a switch, or to one of its ports.
-
-        The switch port is matched by number or by name, so it works for a port
-        the switch has just deleted (and the topology no longer knows).
-        """
-        with self.store.read() as tx:
-            if switch_port is None:
-                rows = tx.attached_on(self.pool.type, datapath_id)
-            else:
-                rows = tx.attached_on(self.pool.type, datapath_id, switch_port.port_no, switch_port.name)
-        segs = {seg for seg, _ in rows}
-        ports = {port_id for _, port_id in rows}
-        return segs, ports
-
-    def is_access_port(self, datapath_id: int, switch_port: SwitchPort) -> bool:
-        """Whether a VNIC is bound to this switch port (by its number or its name)."""
-        with self.store.read() as tx:
-            return tx.binding_holder(datapath_id, switch_port.port_no, switch_port.name) is not None
 
     # operations (admin) -------------------------------------------------
     def switches(self, caller: Caller) -> list[Switch]:

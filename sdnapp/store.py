@@ -303,6 +303,15 @@ class Txn:
     def delete_binding(self, vnic_id: str) -> None:
         self.db.execute("DELETE FROM bindings WHERE vnic_id = ?", (vnic_id,))
 
+    def switch_bindings(self, dpid: int) -> dict[str, str]:
+        """Interface name -> VNIC id of the bindings a switch made itself on its interfaces."""
+        rows = self.db.execute(
+            "SELECT port_name, vnic_id FROM bindings WHERE datapath_id = ? AND source = 'switch' "
+            "AND port_name IS NOT NULL",
+            (f"{dpid:016x}",),
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # what the data plane needs
     def attached_vnics(
         self, segment_type: str, segment_ids: Iterable[int] | None = None

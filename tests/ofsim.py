@@ -21,7 +21,6 @@ from typing import Literal
 from flows.diff import FlowDiff
 from flows.model import (
     OFPP_CONTROLLER,
-    OFPP_IN_PORT,
     OFPVID_NONE,
     OFPVID_PRESENT,
     Action,
@@ -33,8 +32,10 @@ from flows.model import (
     PushVlan,
     SetField,
 )
+from flows.pipeline import COOKIE_MARK, COOKIE_MARK_MASK
 
 FlowModKind = Literal["add", "modify", "delete"]
+OFPP_IN_PORT = 0xFFFFFFF8  # never in the pipeline; the simulator knows it so tests can show it would loop
 FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
 
 _MAC_FIELDS = frozenset({"eth_src", "eth_dst", "arp_sha"})
@@ -48,6 +49,11 @@ _KNOWN_FIELDS = (
     | _MAC_FIELDS | _IPV4_FIELDS
 )
 TUNNEL_ID_MAX = (1 << 64) - 1
+
+
+def is_ours(cookie: int) -> bool:
+    """Whether a flow carries this application's cookie mark (what its flow stats request asks for)."""
+    return cookie & COOKIE_MARK_MASK == COOKIE_MARK
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def _matches(flow: Flow, packet: Packet) -> bool:
 
 def _check_flow(flow: Flow) -> None:
     """Reject what a switch would reject when the flow is added."""
-    fields = flow.match_dict()
+    fields = dict(flow.match)
     for name, value in flow.match:
         if name not in _KNOWN_FIELDS:
             raise ValueError(f"simulator does not know match field {name!r}: {flow}")

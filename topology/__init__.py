@@ -1,1 +1,1 @@
-"""Pure topology: switches, their ports, and (later) the links between them."""
+"""Pure topology: switches and their ports, the links between them, the flooding tree and paths, LLDP frames."""

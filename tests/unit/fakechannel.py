@@ -17,9 +17,8 @@ from typing import Literal
 
 from flows.diff import FlowDiff
 from flows.model import Flow
-from flows.pipeline import is_ours
 from sdnapp.reconciler import SwitchGone
-from tests.ofsim import FakeSwitch
+from tests.ofsim import FakeSwitch, is_ours
 from topology.switches import SwitchPort
 
 DiffKind = Literal["add", "modify", "delete"]

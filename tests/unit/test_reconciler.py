@@ -20,13 +20,14 @@ import pytest
 from flows import vlan
 from flows.diff import diff
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
-from flows.pipeline import COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for, is_ours
+from flows.pipeline import COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
+from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
-from sdnapp.reconciler import FULL, Reconciler, SwitchGone
+from sdnapp.reconciler import Reconciler, SwitchGone, Work
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import ACTIVE, DOWN, ERROR, StatusBook
 from sdnapp.store import Store
-from tests.ofsim import FakeSwitch, Packet
+from tests.ofsim import FakeSwitch, Packet, is_ours
 from tests.unit.fakechannel import FakeChannel, Message
 from topology.switches import Topology
 
@@ -58,6 +59,7 @@ class World:
     topo: Topology
     status: StatusBook
     svc: NetworkService
+    desired_state: DesiredState
     channel: FakeChannel
     rec: Reconciler
     changed: set[int] = field(default_factory=set)
@@ -80,9 +82,16 @@ class World:
         return Attached(self.svc.get_port(ADMIN, port.id), self.svc.get_vnic(ADMIN, vnic.id), dpid, port_no)
 
     def job(self, *segments: int, dpid: int = DPID) -> list[Message]:
-        """Run one job synchronously; return the flow-mods it sent."""
+        """Run one job for these segments synchronously; return the flow-mods it sent."""
+        return self.run(Work(segments=set(segments)), dpid)
+
+    def full(self, dpid: int = DPID) -> list[Message]:
+        """Run the job of a switch that (re)connected synchronously; return the flow-mods it sent."""
+        return self.run(Work(read_back=True), dpid)
+
+    def run(self, work: Work, dpid: int) -> list[Message]:
         self.channel.clear()
-        self.rec.run_job(dpid, set(segments))
+        self.rec.run_job(dpid, work)
         return self.channel.sent()
 
     def take_changed(self) -> set[int]:
@@ -96,7 +105,7 @@ class World:
     def desired(self, dpid: int = DPID) -> set[Flow]:
         """What a switch should hold, computed straight from the store."""
         flows = set(base_flows())
-        for seg, state in self.svc.segment_states().items():
+        for seg, state in self.desired_state.segment_states().items():
             flows.update(vlan.segment_flows(seg, state.members, dpid, self.topo.fabric()))
         return flows
 
@@ -105,12 +114,12 @@ def make_world(path: str, *switches: FakeSwitch, wired: bool = False) -> World:
     store = Store(path)
     topo = Topology()
     status = StatusBook()
-    svc = NetworkService(store, POOL, topo, status)
+    desired = DesiredState(store, topo, POOL.type)
     channel = FakeChannel(*switches)
-    rec = Reconciler(svc, topo, status, channel)
-    w = World(path, store, topo, status, svc, channel, rec)
-    svc.on_change = rec.segments_changed if wired else w.changed.update
-    return w
+    rec = Reconciler(desired, topo, status, channel)
+    changed: set[int] = set()
+    svc = NetworkService(store, POOL, topo, status, on_change=rec.segments_changed if wired else changed.update)
+    return World(path, store, topo, status, svc, desired, channel, rec, changed)
 
 
 def restart(w: World) -> World:
@@ -150,7 +159,7 @@ def synced_world(w: World, layout: dict[str, list[tuple[str, int]]]) -> dict[str
         net = w.network()
         for i, (mac, port_no) in enumerate(ms, start=1):
             members[f"{name}{i}"] = w.attach(net, mac, port_no)
-    w.job(FULL)
+    w.full()
     w.take_changed()
     assert ours(w.sw) == w.desired()
     return members
@@ -170,7 +179,7 @@ def test_connect_to_empty_switch_installs_everything_once(w: World) -> None:
     assert w.take_changed() == {A, B}
     assert [w.status_of(x) for x in (a1, a2, b1)] == [DOWN] * 3
 
-    msgs = w.job(FULL)
+    msgs = w.full()
     assert kinds(msgs) == ["add"] * 13  # 2 table-miss + A: 3 per member + flood + B: 3 + flood
     assert {m.flow for m in msgs} == w.desired()
     assert w.channel.reads == [DPID] and w.channel.port_descs == [DPID]
@@ -183,7 +192,7 @@ def test_connect_to_empty_switch_installs_everything_once(w: World) -> None:
     assert out_ports(w.sw, 3, MAC_B1) == []
     assert out_ports(w.sw, 4, MAC_A1) == []  # unbound port
 
-    assert w.job(FULL) == []
+    assert w.full() == []
     assert w.channel.reads == [DPID]  # a full job reads again, and finds nothing to do
     assert w.job(A, B) == []
     assert w.channel.reads == []  # an incremental one reads nothing
@@ -196,7 +205,7 @@ def test_controller_restart_sends_nothing_and_confirms_ports(w: World) -> None:
 
     w2 = restart(w)
     assert [w2.status_of(x) for x in m.values()] == [DOWN] * 3
-    assert w2.job(FULL) == []
+    assert w2.full() == []
     assert w2.channel.reads == [DPID]
     assert w2.sw.all_flows() == before
     assert [w2.status_of(x) for x in m.values()] == [ACTIVE] * 3
@@ -239,7 +248,7 @@ def test_full_sync_removes_stale_adds_missing_and_never_touches_foreign_flows(w:
     stale = ours(sw)
 
     w2 = restart(w)
-    msgs = w2.job(FULL)
+    msgs = w2.full()
     want = w2.desired()
     expected = diff(want, stale)
     assert kinds(msgs) == ["add"] + ["delete"] * 7 + ["modify"] * 2
@@ -262,7 +271,7 @@ def test_full_sync_removes_stale_adds_missing_and_never_touches_foreign_flows(w:
     assert out_ports(sw, 1, MAC_A1, MAC_A3) == [3]  # the lost unicast flow is back
     assert out_ports(sw, 4, MAC_B1) == [6]  # the altered ingress flow is repaired
     assert [w2.status_of(m[k]) for k in ("a1", "a3", "b1", "b2")] == [ACTIVE] * 4
-    assert w2.job(FULL) == []
+    assert w2.full() == []
     w2.store.close()
 
 
@@ -279,7 +288,7 @@ def test_delete_is_strict_on_cookie_so_a_foreign_flow_at_the_same_identity_survi
     assert all(is_ours(x.flow.cookie) for x in msgs)
 
     w2 = restart(w)
-    assert w2.job(FULL) == []  # not ours: not read, not deleted
+    assert w2.full() == []  # not ours: not read, not deleted
     assert w2.sw.flows[0][mine.key] == theirs
     w2.store.close()
 
@@ -312,7 +321,7 @@ def test_vnic_moved_between_networks_on_the_same_switch_port(w: World, order: st
     a2 = w.attach(net_a, MAC_A2, 2)
     b2 = w.attach(net_b, MAC_B2, 3)
     pb = w.svc.create_port(ADMIN, net_b.id)
-    w.job(FULL)
+    w.full()
     assert out_ports(w.sw, 1, MAC_V) == [2]
     w.take_changed()
 
@@ -347,10 +356,10 @@ def test_vnic_moved_between_networks_on_the_same_switch_port(w: World, order: st
     assert w.svc.port_status(moved) == ACTIVE
     assert w.status_of(pa) == DOWN
     assert [w.status_of(a2), w.status_of(b2)] == [ACTIVE, ACTIVE]
-    assert w.job(FULL) == []
+    assert w.full() == []
 
     w2 = restart(w)
-    assert w2.job(FULL) == []
+    assert w2.full() == []
     w2.store.close()
 
 
@@ -371,15 +380,13 @@ def test_port_on_a_down_switch_port_is_not_active(w: World) -> None:
     assert (w.status_of(m["a1"]), w.status_of(m["a2"])) == (ACTIVE, DOWN)
 
     up = w.channel.set_port(DPID, 2, up=True)
-    w.topo.port_changed(DPID, up)
-    w.rec.port_changed(DPID, up)
+    w.rec.on_port_status(DPID, up)
     assert w.status_of(m["a2"]) == DOWN
     assert w.job(A) == []
     assert w.status_of(m["a2"]) == ACTIVE
 
     down = w.channel.set_port(DPID, 2, up=False)
-    w.topo.port_changed(DPID, down)
-    w.rec.port_changed(DPID, down)
+    w.rec.on_port_status(DPID, down)
     w.job(A)
     assert (w.status_of(m["a1"]), w.status_of(m["a2"])) == (ACTIVE, DOWN)
 
@@ -424,8 +431,7 @@ def test_switch_disconnect_makes_ports_down_and_reconnect_reads_everything(w: Wo
     held = w.sw.all_flows()
 
     w.channel.disconnect(DPID)
-    w.topo.switch_disconnected(DPID)  # as the os-ken app does on DEAD_DISPATCHER
-    w.rec.switch_disconnected(DPID)
+    w.rec.on_switch_down(DPID)
     assert (w.status_of(m["a1"]), w.status_of(m["a2"])) == (DOWN, DOWN)
     assert w.rec.installed(DPID) == []
     assert w.sw.all_flows() == held  # the switch keeps forwarding on what it holds
@@ -435,7 +441,7 @@ def test_switch_disconnect_makes_ports_down_and_reconnect_reads_everything(w: Wo
         w.job(*w.take_changed())
 
     w.channel.reconnect(DPID)
-    msgs = w.job(A)  # not asked for FULL: the dropped cache makes it one
+    msgs = w.job(A)  # not asked to read back: the dropped cache makes it do so
     assert w.channel.port_descs == [DPID] and w.channel.reads == [DPID]
     assert kinds(msgs) == ["delete", "delete", "delete", "modify"]
     assert ours(w.sw) == w.desired()
@@ -485,8 +491,8 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
     w = make_world(str(tmp_path / "store.db"), sw1, sw2, wired=True)
     w.rec.start()
     try:
-        w.rec.switch_connected(1)
-        w.rec.switch_connected(2)
+        w.rec.on_switch_up(1)
+        w.rec.on_switch_up(2)
         assert w.rec.idle(5)
         nets = [w.network() for _ in range(3)]
         vnics: list[Vnic] = []
@@ -533,9 +539,9 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
         for sw in (sw1, sw2):
             assert ours(sw) == w.desired(sw.datapath_id)
         fresh = FakeChannel(sw1, sw2)
-        again = Reconciler(w.svc, w.topo, StatusBook(), fresh)
+        again = Reconciler(w.desired_state, w.topo, StatusBook(), fresh)
         for dpid in (1, 2):
-            again.run_job(dpid, {FULL})
+            again.run_job(dpid, Work(read_back=True))
         assert fresh.messages == []
 
         where: dict[int, tuple[int, int, str]] = {}  # VNIC index -> (dpid, port_no, network id)
@@ -563,10 +569,18 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
 # -- defects found once, fixed; kept as regression tests ------------------------------------------
 
 
-def test_lost_barrier_does_not_leave_a_stale_cache(w: World) -> None:
+def test_lost_barrier_does_not_leave_a_stale_cache(tmp_path: Path) -> None:
+    w = make_world(str(tmp_path / "store.db"), FakeSwitch(DPID, PORTS), wired=True)
+    try:
+        _lost_barrier(w)
+    finally:
+        w.rec.stop()
+        w.store.close()
+
+
+def _lost_barrier(w: World) -> None:
     m = synced_world(w, {"a": [(MAC_A2, 2)]})
     a2 = m["a1"]
-    w.svc.on_change = w.rec.segments_changed
     w.rec.start()
     w.channel.lose_barrier.add(DPID)
     a1 = w.attach(w.svc.list_networks(ADMIN)[0], MAC_A1, 1)
@@ -587,12 +601,11 @@ def test_deleting_a_switch_port_bound_by_name_takes_its_port_down(w: World) -> N
     net = w.network()
     a1 = w.attach(net, MAC_A1, 1, port_name="tap-a1")
     w.attach(net, MAC_A2, 2)
-    w.job(FULL)
+    w.full()
     assert w.status_of(a1) == ACTIVE
 
     gone = w.channel.ports[DPID][1]
-    w.topo.port_changed(DPID, gone, deleted=True)  # as SdnApp._port_status does
-    w.rec.port_changed(DPID, gone)
+    w.rec.on_port_status(DPID, gone, deleted=True)
     assert w.status_of(a1) == DOWN
     w.job(A)
     assert ingress_key(1, MAC_A1) not in w.sw.flows[0]
@@ -603,15 +616,15 @@ def test_an_incremental_job_reads_its_segments_in_one_transaction(w: World, monk
     net_a, net_b = w.network(), w.network()
     v = w.attach(net_a, MAC_V, 1)
     w.attach(net_b, MAC_B2, 3)
-    w.job(FULL)
-    real: Callable[..., object] = w.svc.segment_states
+    w.full()
+    real: Callable[..., object] = w.desired_state.segment_states
     calls: list[object] = []
 
     def counting(segment_ids: object = None) -> object:
         calls.append(segment_ids)
         return real(segment_ids)
 
-    monkeypatch.setattr(w.svc, "segment_states", counting)
+    monkeypatch.setattr(w.desired_state, "segment_states", counting)
     w.svc.unplug_vnic(ADMIN, v.vnic.id)
     w.job(A, B)
     assert len(calls) == 1 and set(calls[0]) == {A, B}  # type: ignore[call-overload]
@@ -631,7 +644,7 @@ def test_two_bindings_of_one_switch_port_do_not_block_the_rest_of_the_switch(w: 
         nets.append(net)
     third = w.svc.list_ports(ADMIN, network_id=nets[2].id)[0]
 
-    w.job(FULL)
+    w.full()
     assert w.svc.port_status(third) == ACTIVE
     assert ingress_key(2, MAC_C1) in w.sw.flows[0]
 
@@ -645,11 +658,10 @@ def test_a_port_change_is_confirmed_by_every_switch_of_its_network(tmp_path: Pat
         net = w.network()
         a1 = w.attach(net, MAC_A1, 1)
         w.attach(net, MAC_A2, 1, dpid=dpid2)
-        w.job(FULL)
-        w.job(FULL, dpid=dpid2)
+        w.full()
+        w.full(dpid2)
         port = w.channel.ports[DPID][1]
-        w.topo.port_changed(DPID, port)
-        w.rec.port_changed(DPID, port)
+        w.rec.on_port_status(DPID, port)
         assert w.status_of(a1) == DOWN
         with w.rec._cond:
             pending = dict(w.rec._pending)
@@ -672,8 +684,8 @@ def test_an_incremental_job_sees_a_binding_conflict_without_reading_every_bindin
         w.svc.plug(caller, port.id, vnic.id)
         nets.append(net)
     w.channel.set_port(DPID, 1, name="tap1")
-    w.job(FULL)
+    w.full()
     first, second = (n.segment_id for n in nets)
-    only_second = w.svc.segment_states({second})[second]
-    only_first = w.svc.segment_states({first})[first]
+    only_second = w.desired_state.segment_states({second})[second]
+    only_first = w.desired_state.segment_states({first})[first]
     assert only_second.members == () and [m.mac for m in only_first.members] == [MAC_A1]

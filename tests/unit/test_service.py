@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sdnapp import errors
+from sdnapp.desired import DesiredState
 from sdnapp.model import Caller
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
@@ -317,9 +318,15 @@ def test_ports_bound_on_finds_exactly_the_vnics_on_that_switch_port(world: World
     svc.bind(ADMIN, unplugged.id, 1, port_no=4)  # bound but in no port: no traffic to recompute
     seg, other_seg = net.segment_id, other_net.segment_id
 
-    assert svc.ports_bound_on(1, SwitchPort(3, "tap-a", True)) == ({seg}, {by_no})
-    assert svc.ports_bound_on(1, SwitchPort(9, "tap-b", True)) == ({other_seg}, {by_name})
-    assert svc.ports_bound_on(1, SwitchPort(4, "tap-c", True)) == (set(), set())
-    assert svc.ports_bound_on(1) == ({seg, other_seg}, {by_no, by_name})
-    assert svc.ports_bound_on(2) == ({seg}, {elsewhere})
-    assert svc.ports_bound_on(3) == (set(), set())
+    desired = DesiredState(world.store, world.topology, "vlan")
+    assert desired.ports_bound_on(1, SwitchPort(3, "tap-a", True)) == ({seg}, {by_no})
+    assert desired.ports_bound_on(1, SwitchPort(9, "tap-b", True)) == ({other_seg}, {by_name})
+    assert desired.ports_bound_on(1, SwitchPort(4, "tap-c", True)) == (set(), set())
+    assert desired.ports_bound_on(1) == ({seg, other_seg}, {by_no, by_name})
+    assert desired.ports_bound_on(2) == ({seg}, {elsewhere})
+    assert desired.ports_bound_on(3) == (set(), set())
+    # An access port is one a VNIC is bound to, plugged or not, found by number even before the
+    # switch reported the port's name (link discovery asks about ports it has not seen yet).
+    assert desired.is_access_port(1, 3) and desired.is_access_port(1, 4)
+    assert desired.is_access_port(1, 9, "tap-b") and not desired.is_access_port(1, 9)
+    assert not desired.is_access_port(3, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,11 +51,33 @@ def test_an_unknown_iface_id_waits_for_its_vnic(svc: NetworkService) -> None:
     binder = VifBinder(svc)
     later = "4c0ffee0-0000-4000-8000-000000000001"
     binder.on_vifs(HV1, {"tap1": Vif("tap1", later, None), "junk": Vif("junk", "not-a-uuid", None)})
-    binder.retry_pending()  # nothing to bind yet, nothing breaks
+    svc.bind_pending_vifs()  # nothing to bind yet, nothing breaks
     with svc.store.write() as tx:  # the VNIC comes to exist with that id (e.g. a restored store)
         tx.insert_vnic(Vnic(later, "red", "", "fa:16:3e:00:00:99", None, None))
-    binder.retry_pending()
+    svc.bind_pending_vifs()
     assert _binding(svc, later) == (HV1, "tap1", "switch")
+
+
+def test_one_report_of_a_switch_is_one_transaction(svc: NetworkService, monkeypatch: pytest.MonkeyPatch) -> None:
+    vnics = [svc.create_vnic(Caller("red")) for _ in range(3)]
+    binder = VifBinder(svc)
+    binder.on_vifs(HV1, {})
+    real = svc.store.write
+    writes: list[int] = []
+
+    def counting() -> Any:
+        writes.append(1)
+        return real()
+
+    monkeypatch.setattr(svc.store, "write", counting)
+    binder.on_vifs(HV1, {f"tap{i}": Vif(f"tap{i}", v.id, None) for i, v in enumerate(vnics)})
+    assert len(writes) == 1
+    assert [_binding(svc, v.id) for v in vnics] == [(HV1, f"tap{i}", "switch") for i in range(3)]
+    binder.on_vifs(HV1, {"tap0": Vif("tap0", vnics[0].id, None)})
+    assert len(writes) == 2
+    assert [_binding(svc, v.id) for v in vnics] == [(HV1, "tap0", "switch"), None, None]
+    binder.on_vifs(HV1, {"tap0": Vif("tap0", vnics[0].id, None)})  # nothing changed: nothing written
+    assert len(writes) == 2
 
 
 def test_after_a_restart_bindings_to_vanished_interfaces_are_dropped(svc: NetworkService) -> None:

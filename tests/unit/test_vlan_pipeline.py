@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from flows.model import (
     OFPP_CONTROLLER,
-    OFPP_IN_PORT,
     OFPVID_NONE,
     OFPVID_PRESENT,
     Flow,
@@ -24,7 +23,7 @@ from flows.model import (
 from flows.pipeline import base_flows
 from flows.state import Member
 from flows.vlan import VLAN_MAX, VLAN_MIN, segment_flows
-from tests.ofsim import FakeSwitch, Packet
+from tests.ofsim import OFPP_IN_PORT, FakeSwitch, Packet
 
 DPID = 0x1
 BROADCAST = "ff:ff:ff:ff:ff:ff"

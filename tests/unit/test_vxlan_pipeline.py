@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.driver import Context, TunnelEnd
-from flows.model import OFPP_IN_PORT, Flow, Output, SetField, match
+from flows.model import Flow, Output, SetField, match
 from flows.pipeline import base_flows, partition_of
 from flows.state import Member
 from flows.vxlan import VNI_MAX, VNI_MIN, VxlanDriver
 from tests.fabricsim import counts
-from tests.ofsim import FakeSwitch, Packet
+from tests.ofsim import OFPP_IN_PORT, FakeSwitch, Packet
 from tests.vxlansim import Crossing, ForwardingLoop, Hypervisor, Lost, VxlanSim
 from topology.fabric import Fabric
 
@@ -358,7 +358,7 @@ def test_tunnel_port_not_known_yet() -> None:
     assert counts(sim.send_from(b, c.mac)) == {at(c): 1} and not sim.crossings
     # hypervisor 2's flows never name its tunnel port, nor a tunnel address
     for f in sim.switches[2].all_flows():
-        assert f.match_dict().get("in_port") != 9 and Output(9) not in f.actions, f
+        assert dict(f.match).get("in_port") != 9 and Output(9) not in f.actions, f
         assert not any(isinstance(x, SetField) and x.name == "tun_ipv4_dst" for x in f.actions), f
     # the others still send to its address (harmless: its switch drops what it has no flow for)
     assert counts(sim.send_from(a, BROADCAST)) == {at(d): 1}
@@ -379,7 +379,7 @@ def test_hypervisor_without_tunnel_end() -> None:
     other = FakeSwitch(2, {1, 9})
     other.install(base_flows() + driver.segment_flows(7, nets[7], 2, ctx))
     assert [p for p, _ in other.process(Packet(in_port=1, eth_src=c.mac, eth_dst=a.mac))] == []  # a: unknown
-    assert not any(f.match_dict().get("in_port") == 9 for f in other.all_flows())
+    assert not any(dict(f.match).get("in_port") == 9 for f in other.all_flows())
 
 
 def test_vni_out_of_range_is_refused() -> None:

@@ -86,11 +86,16 @@ class Discovery:
         if src.datapath_id == dst.datapath_id and src.port_no == dst.port_no:
             return
         # A port where a VNIC is bound is an access port: a link through it
-        # would run every network's traffic through a tenant's host.
+        # would run every network's traffic through a tenant's host. A port the
+        # topology does not know yet (its switch's port list is still being read)
+        # cannot be checked by name: wait for the next probe rather than guess.
         for end in (src, dst):
             sw = self.topology.switch(end.datapath_id)
             port = sw.ports.get(end.port_no) if sw else None
-            if self.is_access_port(end.datapath_id, end.port_no, port.name if port else None):
+            if port is None:
+                LOG.debug("LLDP %s -> %s: port %s not known yet", src, dst, end)
+                return
+            if self.is_access_port(end.datapath_id, end.port_no, port.name):
                 LOG.warning("ignored LLDP %s -> %s: %s is an access port", src, dst, end)
                 return
         if self.topology.link_seen(src, dst, time.monotonic()):

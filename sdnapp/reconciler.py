@@ -104,6 +104,7 @@ class Reconciler:
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
         self._metered: dict[int, bool] = {}
+        self._tunnel_ends: dict[int, TunnelEnd] = {}
         self._stats: dict[int, SwitchStats] = {}
         self._installed: dict[int, InstalledTable] = {}
         self._pending: dict[int, Work] = {}
@@ -150,11 +151,23 @@ class Reconciler:
         self.on_links_changed()
 
     def on_links_changed(self, exclude: int | None = None) -> None:
-        """Links or connected switches may have changed: if the fabric did, every switch is recomputed."""
-        if self.topology.take_fabric_change():
-            for dpid in self.topology.connected():
-                if dpid != exclude:
-                    self._schedule(dpid, Work(every=True))
+        """Links, connected switches or tunnel ports may have changed.
+
+        If the fabric did, every switch is recomputed; if a hypervisor's tunnel end
+        did (its tunnel port appeared, went or was renumbered), that hypervisor is.
+        """
+        connected = self.topology.connected()
+        targets = set(connected) if self.topology.take_fabric_change() else set()
+        targets |= self._take_tunnel_changes() & set(connected)
+        for dpid in sorted(targets - {exclude}):
+            self._schedule(dpid, Work(every=True))
+
+    def _take_tunnel_changes(self) -> set[int]:
+        """Switches whose tunnel end differs from the last time this was asked."""
+        ends = dict(self.tunnels())
+        with self._cond:
+            before, self._tunnel_ends = self._tunnel_ends, ends
+        return {d for d in ends.keys() | before.keys() if ends.get(d) != before.get(d)}
 
     def segments_changed(self, segments: set[int]) -> None:
         """Networks changed in the store (the service's writes): recompute them wherever a switch is connected."""
@@ -225,8 +238,10 @@ class Reconciler:
         with self._cond:
             full = work.read_back or dpid not in self._installed
         if full:
+            self.topology.begin_port_snapshot(dpid)
             ports = self.channel.port_desc(dpid)
-            self.topology.switch_connected(dpid, ports)
+            if not self.topology.switch_connected(dpid, ports):
+                raise SwitchGone(f"{dpid:016x} disconnected while its ports were read")
             metered = self.lldp and self.channel.ensure_controller_meter(
                 dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST
             )

@@ -59,6 +59,10 @@ class Topology:
         self._fabric: Fabric | None = None
         self._fabric_key: object = None
         self._handed_out: object = None
+        # Per switch whose port list has been asked for and not yet installed: the port
+        # events that arrived meanwhile, in order, to replay on top of the reply (None:
+        # the switch disconnected meanwhile, so the reply is of a connection that is gone).
+        self._port_events: dict[int, list[tuple[SwitchPort, bool]] | None] = {}
 
     def switch(self, dpid: int) -> Switch | None:
         with self._lock:
@@ -77,26 +81,53 @@ class Topology:
         with self._lock:
             self._switches.setdefault(dpid, Switch(dpid, False))
 
-    def switch_connected(self, dpid: int, ports: list[SwitchPort]) -> None:
+    def begin_port_snapshot(self, dpid: int) -> None:
+        """The switch's port list is about to be asked for: keep the port events that arrive from now on.
+
+        A port event that arrives after this may be older or newer than the reply;
+        replaying every one of them, in order, on top of the reply is right either
+        way, because the switch reports every change of a port: the last event of
+        a port is its state now, and a port without events is as the reply says.
+        """
         with self._lock:
-            self._switches[dpid] = Switch(dpid, True, {p.port_no: p for p in ports})
+            self._port_events[dpid] = []
+
+    def switch_connected(self, dpid: int, ports: list[SwitchPort]) -> bool:
+        """Install the port list asked for since `begin_port_snapshot`, with the events that came meanwhile.
+
+        False (and nothing changes) if the switch disconnected since it was asked:
+        the reply describes a connection that is gone.
+        """
+        with self._lock:
+            if dpid not in self._port_events:
+                raise ValueError(f"switch {dpid:016x}: no port list was asked for")
+            events = self._port_events.pop(dpid)
+            if events is None:
+                return False
+            by_no = {p.port_no: p for p in ports}
+            for port, deleted in events:
+                _apply_port_event(by_no, port, deleted)
+            self._switches[dpid] = Switch(dpid, True, by_no)
+            return True
 
     def switch_disconnected(self, dpid: int) -> None:
         with self._lock:
+            if dpid in self._port_events:
+                self._port_events[dpid] = None
             s = self._switches.get(dpid)
             if s is not None:
                 self._switches[dpid] = replace(s, connected=False)
 
     def port_changed(self, dpid: int, port: SwitchPort, deleted: bool = False) -> None:
         with self._lock:
+            events = self._port_events.get(dpid)
+            if events is not None:
+                events.append((port, deleted))
             s = self._switches.get(dpid)
             if s is None:
                 return
             ports = dict(s.ports)
-            if deleted:
-                ports.pop(port.port_no, None)
-            else:
-                ports[port.port_no] = port
+            _apply_port_event(ports, port, deleted)
             self._switches[dpid] = replace(s, ports=ports)
 
     # links ------------------------------------------------------------------
@@ -213,3 +244,10 @@ class Topology:
             return False
         p = s.ports.get(port_no)
         return p is not None and p.up
+
+
+def _apply_port_event(ports: dict[int, SwitchPort], port: SwitchPort, deleted: bool) -> None:
+    if deleted:
+        ports.pop(port.port_no, None)
+    else:
+        ports[port.port_no] = port

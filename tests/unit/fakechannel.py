@@ -47,13 +47,19 @@ class FakeChannel:
         self.lose_barrier: set[int] = set()  # send applies the flow-mods, then the barrier reply never comes
         self.reject: Callable[[Flow], bool] = lambda f: False
         self.on_send: Callable[[int, FlowDiff], None] | None = None  # runs before anything is applied
+        # Runs after a port list is read and before it is returned: what the switch does while
+        # its reply is on the way (port-status events the controller receives meanwhile).
+        self.after_port_desc: Callable[[int], None] | None = None
 
     # configuration ---------------------------------------------------------
     def set_port(self, dpid: int, port_no: int, name: str | None = None, up: bool | None = None) -> SwitchPort:
-        old = self.ports[dpid][port_no]
+        old = self.ports[dpid].get(port_no, SwitchPort(port_no, f"port{port_no}", True))
         new = SwitchPort(port_no, old.name if name is None else name, old.up if up is None else up)
         self.ports[dpid][port_no] = new
         return new
+
+    def delete_port(self, dpid: int, port_no: int) -> SwitchPort:
+        return self.ports[dpid].pop(port_no)
 
     def disconnect(self, dpid: int) -> None:
         self.gone.add(dpid)
@@ -79,7 +85,10 @@ class FakeChannel:
     def port_desc(self, dpid: int) -> list[SwitchPort]:
         self._switch(dpid)
         self.port_descs.append(dpid)
-        return list(self.ports[dpid].values())
+        reply = list(self.ports[dpid].values())
+        if self.after_port_desc is not None:
+            self.after_port_desc(dpid)
+        return reply
 
     def read_flows(self, dpid: int) -> list[Flow]:
         sw = self._switch(dpid)

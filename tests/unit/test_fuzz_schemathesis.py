@@ -128,7 +128,9 @@ def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzWorld]:
     store = Store(str(path))
     topology = Topology()
     # Switches and a link, so the operations lists have something to show.
+    topology.begin_port_snapshot(0xAB)
     topology.switch_connected(0xAB, [SwitchPort(1, "eth1", True), SwitchPort(2, "eth2", False)])
+    topology.begin_port_snapshot(0xCD)
     topology.switch_connected(0xCD, [SwitchPort(1, "eth1", True)])
     topology.link_seen(LinkEnd(0xAB, 1), LinkEnd(0xCD, 1), now=1.0)
     service = NetworkService(store, SegmentPool("vlan", 100, 3999), topology, StatusBook())

@@ -277,6 +277,7 @@ def _body_for(op: dict[str, Any]) -> Any:
 
 def happy_path(c: Checker, w: World) -> None:
     t, admin = w.client, w.client.admin()
+    w.topology.begin_port_snapshot(1)
     w.topology.switch_connected(1, [SwitchPort(1, "s1-eth1", True), SwitchPort(2, "s1-eth2", False)])
     for tpl in ("/", "/v1", "/healthz", "/v1/openapi.json"):
         c.call(w.client.as_(None), "GET", tpl)

@@ -380,6 +380,7 @@ def test_bind_by_name_or_number_and_unbind(world: World) -> None:
     assert r.json == {"binding": expected}
     assert c.get(f"/v1/vnics/{v['id']}").json["vnic"]["binding"] == expected
     # once the switch reports the port, both its number and name show
+    world.topology.begin_port_snapshot(1)
     world.topology.switch_connected(1, [SwitchPort(7, "s1-eth1", True)])
     assert c.get(f"/v1/vnics/{v['id']}").json["vnic"]["binding"]["port_no"] == 7
     r = _bind(admin, v["id"], datapath_id="0x2", port_no=3)
@@ -926,6 +927,7 @@ def test_health_check(make_world: WorldFactory) -> None:
 def test_operations_lists_for_admins(world: World) -> None:
     admin = world.client.admin()
     assert admin.get("/v1/switches").json == {"switches": []}
+    world.topology.begin_port_snapshot(0xAB)
     world.topology.switch_connected(0xAB, [SwitchPort(2, "eth2", False), SwitchPort(1, "eth1", True)])
     assert admin.get("/v1/switches").json == {
         "switches": [
@@ -938,6 +940,7 @@ def test_operations_lists_for_admins(world: World) -> None:
     }
     assert admin.get("/v1/links").json == {"links": [], "problems": []}
     # A second switch and a link between them: discovered, both ports up, so in use.
+    world.topology.begin_port_snapshot(0xCD)
     world.topology.switch_connected(0xCD, [SwitchPort(1, "eth1", True)])
     world.topology.link_seen(LinkEnd(0xAB, 1), LinkEnd(0xCD, 1), now=1.0)
     assert admin.get("/v1/links").json == {

@@ -7,7 +7,9 @@ from topology.switches import SwitchPort, Topology
 
 
 def _two_switches(t: Topology) -> None:
+    t.begin_port_snapshot(1)
     t.switch_connected(1, [SwitchPort(1, "s1-eth1", True), SwitchPort(2, "s1-eth2", True)])
+    t.begin_port_snapshot(2)
     t.switch_connected(2, [SwitchPort(1, "s2-eth1", True), SwitchPort(2, "s2-eth2", True)])
 
 

@@ -21,7 +21,7 @@ import pytest
 from flows import vlan
 from flows.diff import diff
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
-from flows.pipeline import COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
+from flows.pipeline import CONTROLLER_METER, COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
 from sdnapp import ofapp
 from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
@@ -704,3 +704,23 @@ def test_an_incremental_job_sees_a_binding_conflict_without_reading_every_bindin
     only_second = w.desired_state.segment_states({second})[second]
     only_first = w.desired_state.segment_states({first})[first]
     assert only_second.members == () and [m.mac for m in only_first.members] == [MAC_A1]
+
+
+@pytest.mark.parametrize("meters", [True, False])
+def test_lldp_to_the_controller_goes_through_the_meter_where_the_switch_has_meters(tmp_path: Path,
+                                                                                  meters: bool) -> None:
+    # The fake switch refuses a flow naming a meter it lacks, so the meter must be in place first.
+    w = make_world(str(tmp_path / "m.db"), FakeSwitch(DPID, PORTS))
+    channel = FakeChannel(w.sw, meters=meters)
+    rec = Reconciler(w.desired_state, w.topo, w.status, channel, lldp=True)
+    try:
+        rec.run_job(DPID, Work(read_back=True))
+        meter = CONTROLLER_METER if meters else None
+        assert ours(w.sw) == set(base_flows(lldp=True, meter=meter))
+        assert rec.report(DPID)["rejected"] == 0
+        assert set(channel.meters[DPID] or {}) == ({CONTROLLER_METER} if meters else set())
+        channel.clear()
+        rec.run_job(DPID, Work(read_back=True))  # read back, the metered flow equals the desired one
+        assert channel.sent() == [] and channel.reads == [DPID]
+    finally:
+        w.store.close()

@@ -72,6 +72,9 @@ class _Pending:
     dpid: int
     xids: set[int]
     barrier_xid: int
+    # The connection it went out on: only that one's replies count, and only its
+    # end (not an older connection's of the same switch) abandons the request.
+    datapath: Any
     done: threading.Event = field(default_factory=threading.Event)
     replies: list[Any] = field(default_factory=list)
     errors: dict[int, Any] = field(default_factory=dict)
@@ -97,7 +100,7 @@ class SwitchChannels:
         with self._lock:
             if self._datapaths.get(dpid) is dp:
                 del self._datapaths[dpid]
-            gone = [req for req in self._pending.values() if req.dpid == dpid]
+            gone = [req for req in self._pending.values() if req.datapath is dp]
         for req in gone:
             req.done.set()
 
@@ -121,8 +124,11 @@ class SwitchChannels:
             xids.add(m.xid)
         barrier = parser.OFPBarrierRequest(dp)
         barrier.set_xid(self._xid())
-        pending = _Pending(dpid, xids, barrier.xid)
+        pending = _Pending(dpid, xids, barrier.xid, dp)
         with self._lock:
+            # Removed since it was looked up: remove() cannot have woken this request.
+            if dpid not in self._datapaths or self._datapaths[dpid] is not dp:
+                raise SwitchGone(f"{dpid:016x}")
             for x in xids | {barrier.xid}:
                 self._pending[x] = pending
         try:
@@ -143,23 +149,32 @@ class SwitchChannels:
                     self._pending.pop(x, None)
 
     # called from the os-ken event thread
-    def on_reply(self, msg: Any) -> None:
+    def _open(self, msg: Any) -> _Pending | None:
+        """The open request `msg` answers: sent on the connection it came from, not closed by its barrier yet.
+
+        xids are sequential, so another switch could name one of this switch's; and
+        a reply after the barrier reply must not change what the caller is reading.
+        """
         with self._lock:
             p = self._pending.get(msg.xid)
+        if p is None or p.datapath is not msg.datapath or p.done.is_set():
+            return None
+        return p
+
+    def on_reply(self, msg: Any) -> None:
+        p = self._open(msg)
         if p is not None:
             p.replies.append(msg)
 
     def on_error(self, msg: Any) -> None:
-        with self._lock:
-            p = self._pending.get(msg.xid)
+        p = self._open(msg)
         if p is not None:
             p.errors[msg.xid] = msg
         else:
             LOG.warning("switch %016x sent an error: type=%s code=%s", msg.datapath.id, msg.type, msg.code)
 
     def on_barrier(self, msg: Any) -> None:
-        with self._lock:
-            p = self._pending.get(msg.xid)
+        p = self._open(msg)
         if p is not None and p.barrier_xid == msg.xid:
             p.done.set()
 

@@ -1,8 +1,9 @@
 """The reconciler against simulated switches: what it sends, and what frames then do.
 
 A real store, service, topology and status book; the switch is a FakeSwitch
-behind a FakeChannel that has the real glue's effect (replacements as ADD,
-deletions strict by identity and exact cookie, flows read back by cookie mark).
+behind the real glue (`SwitchChannels` and `ofmsg`) and a FakeDatapath that
+reads the OpenFlow messages off the wire and answers them as a switch does
+(tests/unit/fakechannel.py).
 Most tests record the segments the service reports changed and run the job
 synchronously; one runs the worker thread under concurrent API calls.
 """
@@ -20,7 +21,8 @@ import pytest
 from flows import vlan
 from flows.diff import diff
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
-from flows.pipeline import COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
+from flows.pipeline import CONTROLLER_METER, COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
+from sdnapp import ofapp
 from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
 from sdnapp.reconciler import Reconciler, SwitchGone, Work
@@ -110,12 +112,12 @@ class World:
         return flows
 
 
-def make_world(path: str, *switches: FakeSwitch, wired: bool = False) -> World:
+def make_world(path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False) -> World:
     store = Store(path)
     topo = Topology()
     status = StatusBook()
     desired = DesiredState(store, topo, POOL.type)
-    channel = FakeChannel(*switches)
+    channel = FakeChannel(*switches, threaded=threaded)
     rec = Reconciler(desired, topo, status, channel)
     changed: set[int] = set()
     svc = NetworkService(store, POOL, topo, status, on_change=rec.segments_changed if wired else changed.update)
@@ -488,7 +490,8 @@ def test_unplug_and_destroy_vnic_remove_the_members_flows(w: World) -> None:
 
 def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> None:
     sw1, sw2 = FakeSwitch(1, PORTS), FakeSwitch(2, PORTS)
-    w = make_world(str(tmp_path / "store.db"), sw1, sw2, wired=True)
+    # Replies reach SwitchChannels on an event thread of their own, as with os-ken.
+    w = make_world(str(tmp_path / "store.db"), sw1, sw2, wired=True, threaded=True)
     w.rec.start()
     try:
         w.rec.on_switch_up(1)
@@ -507,6 +510,8 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
         ops = [13, 13, 12, 12]
         start = threading.Barrier(n_threads)
         failures: list[Exception] = []
+        done: list[str] = []  # "plug" or "unplug", one per call that returned
+        final: dict[int, Port | None] = {}  # VNIC index -> the port its thread last plugged it into
 
         def worker(t: int) -> None:
             rng = random.Random(t)
@@ -520,11 +525,14 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
                         p = ports[i][rng.randrange(len(nets))]
                         w.svc.plug(ADMIN, p.id, vnics[i].id)
                         plugged[i] = p
+                        done.append("plug")
                     else:
                         w.svc.unplug_vnic(ADMIN, vnics[i].id)
                         plugged[i] = None
+                        done.append("unplug")
             except Exception as e:  # reported below, in the test's thread
                 failures.append(e)
+            final.update(plugged)
 
         threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
         for th in threads:
@@ -533,7 +541,11 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
             th.join(10)
         assert not any(th.is_alive() for th in threads)
         assert not failures
-        assert sum(ops) == 50
+        # Every call ran, both kinds of call ran, and the store ends as each VNIC's own thread left it.
+        assert len(done) == sum(ops) and {"plug", "unplug"} <= set(done)
+        for i, v in enumerate(vnics):
+            last = final[i]
+            assert w.svc.get_vnic(ADMIN, v.id).port_id == (last.id if last is not None else None)
         assert w.rec.idle(10)
 
         for sw in (sw1, sw2):
@@ -561,15 +573,18 @@ def test_worker_under_concurrent_plugs_and_unplugs_converges(tmp_path: Path) -> 
             peers = sorted(pn for j, (d, pn, n) in where.items() if j != i and d == dpid and n == net)
             assert out_ports(sw, port_no, v.mac_address) == peers
         assert all(w.rec.report(d)["rejected"] == 0 for d in w.channel.switches)
+        assert w.channel.events is not None and w.channel.events.failures == []
     finally:
         w.rec.stop()
+        w.channel.close()
         w.store.close()
 
 
 # -- defects found once, fixed; kept as regression tests ------------------------------------------
 
 
-def test_lost_barrier_does_not_leave_a_stale_cache(tmp_path: Path) -> None:
+def test_lost_barrier_does_not_leave_a_stale_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ofapp, "REPLY_TIMEOUT", 0.2)  # the barrier reply is given up on this soon
     w = make_world(str(tmp_path / "store.db"), FakeSwitch(DPID, PORTS), wired=True)
     try:
         _lost_barrier(w)
@@ -689,3 +704,23 @@ def test_an_incremental_job_sees_a_binding_conflict_without_reading_every_bindin
     only_second = w.desired_state.segment_states({second})[second]
     only_first = w.desired_state.segment_states({first})[first]
     assert only_second.members == () and [m.mac for m in only_first.members] == [MAC_A1]
+
+
+@pytest.mark.parametrize("meters", [True, False])
+def test_lldp_to_the_controller_goes_through_the_meter_where_the_switch_has_meters(tmp_path: Path,
+                                                                                  meters: bool) -> None:
+    # The fake switch refuses a flow naming a meter it lacks, so the meter must be in place first.
+    w = make_world(str(tmp_path / "m.db"), FakeSwitch(DPID, PORTS))
+    channel = FakeChannel(w.sw, meters=meters)
+    rec = Reconciler(w.desired_state, w.topo, w.status, channel, lldp=True)
+    try:
+        rec.run_job(DPID, Work(read_back=True))
+        meter = CONTROLLER_METER if meters else None
+        assert ours(w.sw) == set(base_flows(lldp=True, meter=meter))
+        assert rec.report(DPID)["rejected"] == 0
+        assert set(channel.meters[DPID] or {}) == ({CONTROLLER_METER} if meters else set())
+        channel.clear()
+        rec.run_job(DPID, Work(read_back=True))  # read back, the metered flow equals the desired one
+        assert channel.sent() == [] and channel.reads == [DPID]
+    finally:
+        w.store.close()

@@ -1,0 +1,505 @@
+"""SwitchChannels' request / reply / error / barrier bookkeeping, against a fake os-ken datapath.
+
+Each test wires a real `SwitchChannels` to one or two `FakeDatapath`s
+(tests/unit/fakechannel.py): every message goes out as bytes, a FakeSwitch
+answers it, and the replies come back parsed by os-ken and handed over as
+SdnApp's handlers hand them, in the requesting thread, on an event thread, or
+held back and released when a test says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import MAIN_DISPATCHER
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from flows.diff import FlowDiff
+from flows.model import Flow, Output, match
+from flows.pipeline import CONTROLLER_METER, base_flows, cookie_for, partition_of
+from sdnapp import ofapp
+from sdnapp.ofapp import SdnApp, SwitchChannels
+from sdnapp.reconciler import SwitchGone
+from tests import ofwire
+from tests.ofsim import FakeSwitch
+from tests.unit.fakechannel import REPLY_TYPES, EventThread, FakeDatapath, Received, stats_entry, to_channels
+from topology.switches import SwitchPort
+
+DPID, OTHER = 0x1, 0x2
+PORTS = (1, 2, 3, 4)
+OUR_XIDS = 0x80000000  # SwitchChannels' xids start here; os-ken's Datapath counts its own
+
+
+def ours(n: int, port: int = 1) -> Flow:
+    return Flow(0, 100 + n, match(in_port=port), (Output(2),), cookie=cookie_for(n))
+
+
+def foreign(n: int) -> Flow:
+    return Flow(0, 100 + n, match(in_port=3), (Output(4),), cookie=(0x1234 << 48) | n)
+
+
+class Held:
+    """A deliverer that keeps what the switch answered until `release()`: a slow event thread."""
+
+    def __init__(self, channels: SwitchChannels) -> None:
+        self.route = to_channels(channels)
+        self.msgs: list[Any] = []
+
+    def __call__(self, msg: Any) -> None:
+        self.msgs.append(msg)
+
+    def release(self) -> None:
+        msgs, self.msgs = self.msgs, []
+        for m in msgs:
+            self.route(m)
+
+
+def connect(ch: SwitchChannels, sw: FakeSwitch, deliver: Callable[[Any], None] | None = None,
+            meters: dict[int, ofwire.MeterMod] | None = None) -> FakeDatapath:
+    dp = FakeDatapath(sw, deliver or to_channels(ch), meters=meters)
+    ch.add(dp)
+    return dp
+
+
+@pytest.fixture
+def ch() -> SwitchChannels:
+    return SwitchChannels()
+
+
+@pytest.fixture
+def sw() -> FakeSwitch:
+    s = FakeSwitch(DPID, PORTS)
+    s.install(base_flows() + [ours(7), foreign(8)])
+    return s
+
+
+@pytest.fixture
+def dp(ch: SwitchChannels, sw: FakeSwitch) -> FakeDatapath:
+    return connect(ch, sw)
+
+
+@pytest.fixture
+def short_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(ofapp, "REPLY_TIMEOUT", 0.3)
+    return 0.3
+
+
+def logged(dp: FakeDatapath, what: str) -> list[Received]:
+    return [r for r in dp.log if r.what == what]
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+class Call(threading.Thread):
+    """Runs one channel call on a thread of its own, as the reconciler's worker does; keeps its outcome."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except BaseException as e:  # handed to the test
+            self.error = e
+
+    def outcome(self, timeout: float = 5.0) -> Any:
+        self.join(timeout)
+        assert not self.is_alive(), "the call did not return"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+# -- xids -------------------------------------------------------------------------------------------------
+
+
+def test_every_message_carries_an_xid_of_the_channels_own_never_reused(ch: SwitchChannels, sw: FakeSwitch,
+                                                                         dp: FakeDatapath) -> None:
+    other = connect(ch, FakeSwitch(OTHER, PORTS))
+    for dpid in (DPID, OTHER):
+        ch.port_desc(dpid)
+        ch.read_flows(dpid)
+        ch.send(dpid, FlowDiff(add=[ours(1), ours(2)], delete=[ours(3)]))
+        ch.ensure_controller_meter(dpid, CONTROLLER_METER, 100, 25)
+        ch.packet_out(dpid, 1, b"\x00" * 60)
+    # to_wire refuses a message without an xid: os-ken's Datapath would have numbered it from its own counter.
+    xids = [r.xid for r in dp.log + other.log]
+    assert len(xids) == 2 * 11
+    assert len(set(xids)) == len(xids)  # unique across requests and across switches
+    assert all(OUR_XIDS <= x <= 0xFFFFFFFF for x in xids)
+    assert ch._pending == {}
+
+
+def test_messages_with_xids_the_channels_never_sent_are_ignored_and_errors_logged(
+    ch: SwitchChannels, dp: FakeDatapath, caplog: pytest.LogCaptureFixture
+) -> None:
+    stray = 0x00001234  # e.g. an answer to one of os-ken's own echo requests
+    with caplog.at_level(logging.WARNING, logger="sdnapp.ofapp"):
+        ch.on_error(ofwire.parse(dp, ofwire.error(stray, ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_BAD_TYPE, b"")))
+        ch.on_barrier(ofwire.parse(dp, ofwire.barrier_reply(stray)))
+        (reply,) = [ofwire.parse(dp, b) for b in ofwire.multipart_replies(stray, ofp.OFPMP_FLOW, [])]
+        ch.on_reply(reply)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"switch {DPID:016x} sent an error: type={ofp.OFPET_BAD_REQUEST} code={ofp.OFPBRC_BAD_TYPE}"
+    ]
+    assert ch._pending == {}
+    assert ch.read_flows(DPID)  # and the channel works as before
+
+
+def test_sdnapp_hands_every_message_the_channels_wait_for_to_them() -> None:
+    # The fakes route replies as to_channels does; SdnApp must subscribe to the same events in MAIN_DISPATCHER.
+    subscribed: dict[type, list[str]] = {}
+    for _, fn in inspect.getmembers(SdnApp, inspect.isfunction):
+        for ev_cls, caller in getattr(fn, "callers", {}).items():
+            subscribed.setdefault(ev_cls, []).extend(caller.dispatchers)
+    for msg_cls in (*REPLY_TYPES, parser.OFPBarrierReply, parser.OFPErrorMsg):
+        ev_cls = ofp_event.ofp_msg_to_ev_cls(msg_cls)
+        assert MAIN_DISPATCHER in subscribed.get(ev_cls, []), ev_cls.__name__
+
+
+# -- replies, errors, the barrier ------------------------------------------------------------------------------
+
+
+def test_replies_are_collected_by_xid_across_a_split_reply(ch: SwitchChannels, sw: FakeSwitch,
+                                                          dp: FakeDatapath) -> None:
+    sw.install([ours(n, port=1 + n % 4) for n in range(10, 60)])
+    dp.max_reply = 400  # a few flows per message, as a switch splits a long reply
+    got = ch.read_flows(DPID)
+    assert got == [f for f in sw.all_flows() if f.cookie >> 48 == 0x5D4E]  # ours only, as the switch filters
+    assert foreign(8) not in got
+    (req,) = logged(dp, "flow_stats")
+    assert ch._pending == {}
+    assert req.xid >= OUR_XIDS
+
+
+def test_an_error_for_one_flow_mod_rejects_that_flow_and_no_other(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = ours(2)
+    dp.reject = lambda f: f == bad
+    d = FlowDiff(add=[ours(1), bad, ours(3)], modify=[Flow(0, 107, match(in_port=1), cookie=cookie_for(7))],
+                 delete=[base_flows()[1]])
+    with caplog.at_level(logging.ERROR, logger="sdnapp.ofapp"):
+        assert ch.send(DPID, d) == [bad]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"switch {DPID:016x} rejected {bad}: type={ofp.OFPET_FLOW_MOD_FAILED} code={ofp.OFPFMFC_EPERM}"
+    ]
+    held = set(sw.all_flows())
+    assert {ours(1), ours(3), d.modify[0]} <= held and bad not in held and base_flows()[1] not in held
+    assert [r.rejected for r in logged(dp, "flow_mod")] == [False, False, False, True, False]
+    assert ch._pending == {}
+
+
+def test_a_reply_after_the_barrier_is_not_part_of_the_request(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    # The barrier reply says everything asked before it is answered: the request is closed. A reply
+    # a misbehaving switch sends after it is dropped, not slipped into what the caller is reading.
+    route = to_channels(ch)
+    late = ours(99)
+
+    def deliver(msg: Any) -> None:
+        route(msg)
+        if isinstance(msg, parser.OFPBarrierReply):
+            (req,) = logged(conn, "flow_stats")
+            for b in ofwire.multipart_replies(req.xid, ofp.OFPMP_FLOW, [stats_entry(late)]):
+                route(ofwire.parse(conn, b))
+
+    conn = connect(ch, sw, deliver)
+    got = ch.read_flows(DPID)
+    assert late not in got and ours(7) in got
+    assert ch._pending == {}
+
+
+def test_a_reply_after_the_request_returned_is_ignored(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    held = Held(ch)
+    dp = connect(ch, sw, held)
+    call = Call(lambda: ch.read_flows(DPID))
+    wait_for(lambda: bool(logged(dp, "barrier")))
+    held.release()
+    first = call.outcome()
+    (req,) = logged(dp, "flow_stats")
+    for b in ofwire.multipart_replies(req.xid, ofp.OFPMP_FLOW, [stats_entry(ours(99))]):
+        held.route(ofwire.parse(dp, b))
+    held.route(ofwire.parse(dp, ofwire.barrier_reply(logged(dp, "barrier")[0].xid)))
+    assert ours(99) not in first and ch._pending == {}
+    dp.deliver = held.route
+    assert ch.read_flows(DPID) == first
+
+
+# -- when the switch goes away -----------------------------------------------------------------------------------
+
+
+def test_a_barrier_that_never_comes_is_switch_gone_after_the_timeout(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, short_timeout: float
+) -> None:
+    dp.loses_barrier = lambda: True
+    start = time.monotonic()
+    with pytest.raises(SwitchGone, match="no barrier reply"):
+        ch.send(DPID, FlowDiff(add=[ours(1)]))
+    assert time.monotonic() - start >= short_timeout
+    assert ours(1) in sw.all_flows()  # it did apply it: what it holds is unknown to the controller
+    assert ch._pending == {}
+
+
+@pytest.mark.parametrize("when", ["as the barrier goes out", "while waiting for the reply"])
+def test_a_datapath_removed_mid_request_is_switch_gone_at_once(
+    ch: SwitchChannels, dp: FakeDatapath, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    monkeypatch.setattr(ofapp, "REPLY_TIMEOUT", 10.0)
+    dp.loses_barrier = lambda: True  # a connection that died answers nothing
+    if when == "as the barrier goes out":
+        dp.on_receive = lambda h: ch.remove(dp) if h.msg_type == ofp.OFPT_BARRIER_REQUEST else None
+    else:
+        threading.Timer(0.1, ch.remove, (dp,)).start()  # os-ken's event thread reports DEAD_DISPATCHER
+    start = time.monotonic()
+    with pytest.raises(SwitchGone):
+        ch.read_flows(DPID)
+    assert time.monotonic() - start < 2.0
+    assert ch._pending == {}
+    with pytest.raises(SwitchGone):
+        ch.port_desc(DPID)
+
+
+def test_a_datapath_removed_before_the_request_is_registered_is_switch_gone_at_once(
+    ch: SwitchChannels, dp: FakeDatapath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The event thread may report the switch dead between the request looking its datapath up and
+    # registering its xids: nothing would wake the request, which would wait the whole timeout while
+    # os-ken still queues what it is sent.
+    monkeypatch.setattr(ofapp, "REPLY_TIMEOUT", 5.0)
+    dp.loses_barrier = lambda: True
+    real_xid = ch._xid
+    removed: list[bool] = []
+
+    def xid_then_remove() -> int:
+        if not removed:
+            removed.append(True)
+            ch.remove(dp)
+        return real_xid()
+
+    monkeypatch.setattr(ch, "_xid", xid_then_remove)
+    start = time.monotonic()
+    with pytest.raises(SwitchGone):
+        ch.read_flows(DPID)
+    assert time.monotonic() - start < 1.0
+    assert ch._pending == {}
+
+
+@pytest.mark.parametrize("fails_at", [0, 2])
+def test_send_msg_false_is_switch_gone(ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, fails_at: int) -> None:
+    # os-ken's send_msg returns False once the connection's send queue is closed, which can be
+    # before SdnApp has heard the switch is dead.
+    mods = 0
+
+    def count(h: ofwire.Header) -> None:
+        nonlocal mods
+        if h.msg_type == ofp.OFPT_FLOW_MOD:
+            mods += 1
+            if mods == fails_at:
+                dp.connected = False
+
+    dp.on_receive = count
+    dp.connected = fails_at != 0
+    with pytest.raises(SwitchGone):
+        ch.send(DPID, FlowDiff(add=[ours(1), ours(2), ours(3)]))
+    assert len(logged(dp, "flow_mod")) == fails_at and not logged(dp, "barrier")
+    assert ch._pending == {}
+    for call in (lambda: ch.read_flows(DPID), lambda: ch.port_desc(DPID), lambda: ch.packet_out(DPID, 1, b"x"),
+                 lambda: ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25)):
+        with pytest.raises(SwitchGone):
+            call()
+    assert ch._pending == {}
+
+
+def test_a_switch_never_added_or_removed_is_switch_gone(ch: SwitchChannels, dp: FakeDatapath) -> None:
+    with pytest.raises(SwitchGone):
+        ch.read_flows(OTHER)
+    ch.remove(dp)
+    with pytest.raises(SwitchGone):
+        ch.send(DPID, FlowDiff(add=[ours(1)]))
+    assert dp.log == []
+
+
+def test_the_old_connections_removal_does_not_touch_the_new_ones_requests(ch: SwitchChannels,
+                                                                          sw: FakeSwitch) -> None:
+    # A switch reconnects before its old, half-open connection is declared dead (os-ken makes a new
+    # Datapath per connection and reports the old one's DEAD_DISPATCHER when its echoes time out).
+    old = connect(ch, sw)
+    old.loses_barrier = lambda: True
+    on_old = Call(lambda: ch.read_flows(DPID))
+    wait_for(lambda: bool(logged(old, "barrier")))
+
+    held = Held(ch)
+    new = connect(ch, sw, held)
+    on_new = Call(lambda: ch.read_flows(DPID))
+    wait_for(lambda: bool(logged(new, "barrier")))
+
+    ch.remove(old)
+    with pytest.raises(SwitchGone):
+        on_old.outcome()
+    time.sleep(0.1)
+    assert on_new.is_alive()  # still waiting for its own barrier
+    held.release()
+    assert on_new.outcome() == [f for f in sw.all_flows() if f != foreign(8)]
+    new.deliver = held.route
+    assert ch.port_desc(DPID) and logged(new, "port_desc") and not logged(old, "port_desc")
+    assert ch._pending == {}
+
+
+def test_a_reply_from_another_switch_with_a_pending_xid_is_ignored(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    # xids are sequential: another switch (buggy or hostile) may answer one that was sent to this one.
+    # Its barrier reply must not confirm this switch's flow-mods, nor its error reject them.
+    held = Held(ch)
+    dp = connect(ch, sw, held)
+    other = connect(ch, FakeSwitch(OTHER, PORTS))
+    call = Call(lambda: ch.send(DPID, FlowDiff(add=[ours(1), ours(2)])))
+    wait_for(lambda: bool(logged(dp, "barrier")))
+    first_mod, barrier = logged(dp, "flow_mod")[0], logged(dp, "barrier")[0]
+    route = to_channels(ch)
+    route(ofwire.parse(other, ofwire.error(first_mod.xid, ofp.OFPET_FLOW_MOD_FAILED, ofp.OFPFMFC_EPERM, b"")))
+    route(ofwire.parse(other, ofwire.barrier_reply(barrier.xid)))
+    time.sleep(0.1)
+    assert call.is_alive()  # not confirmed by someone else's barrier
+    held.release()
+    assert call.outcome() == []
+
+
+# -- port descriptions ---------------------------------------------------------------------------------
+
+
+def test_port_desc_keeps_the_switchs_ports_and_drops_reserved_ones(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    dp = FakeDatapath(sw, to_channels(ch), ports={
+        1: SwitchPort(1, "tap-a", True),
+        2: SwitchPort(2, "eth2", False),
+        ofp.OFPP_MAX: SwitchPort(ofp.OFPP_MAX, "last", True),
+        ofp.OFPP_CONTROLLER: SwitchPort(ofp.OFPP_CONTROLLER, "weird", True),
+    })
+    ch.add(dp)
+    # The fake also lists the bridge's LOCAL port, as OVS does.
+    assert ch.port_desc(DPID) == [SwitchPort(1, "tap-a", True), SwitchPort(2, "eth2", False),
+                                  SwitchPort(ofp.OFPP_MAX, "last", True)]
+
+
+# -- the controller meter ---------------------------------------------------------------------------------
+
+
+def meter_commands(dp: FakeDatapath) -> list[tuple[int, bool]]:
+    return [(r.command, r.rejected) for r in logged(dp, "meter_mod") if r.command is not None]
+
+
+def test_no_meter_support_means_no_meter(ch: SwitchChannels, dp: FakeDatapath) -> None:
+    assert ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25) is False
+    assert [r.what for r in dp.log] == ["meter_features", "barrier"]
+
+
+def test_a_switch_refusing_the_meter_features_request_has_no_meter(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    class NoMeterStats(FakeDatapath):
+        def answer(self, buf: bytes) -> list[bytes]:
+            h = ofwire.header(buf)
+            if h.msg_type == ofp.OFPT_MULTIPART_REQUEST and ofwire.multipart_type(buf) == ofp.OFPMP_METER_FEATURES:
+                return [ofwire.error(h.xid, ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_BAD_MULTIPART, buf)]
+            return super().answer(buf)
+
+    dp = NoMeterStats(sw, to_channels(ch), meters={})
+    ch.add(dp)
+    assert ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25) is False
+    assert meter_commands(dp) == []
+
+
+def test_an_existing_meter_is_modified(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    old = ofwire.MeterMod(ofp.OFPMC_ADD, 0, CONTROLLER_METER, ())
+    dp = connect(ch, sw, meters={CONTROLLER_METER: old})
+    assert ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25) is True
+    assert meter_commands(dp) == [(ofp.OFPMC_MODIFY, False)]
+    assert dp.meters is not None
+    (band,) = dp.meters[CONTROLLER_METER].bands
+    assert (band.rate, band.burst_size) == (100, 25)
+
+
+def test_a_missing_meter_is_added_after_the_modify_fails(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    dp = connect(ch, sw, meters={})
+    assert ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25) is True
+    assert meter_commands(dp) == [(ofp.OFPMC_MODIFY, True), (ofp.OFPMC_ADD, False)]
+    assert dp.meters is not None and set(dp.meters) == {CONTROLLER_METER}
+    # and the LLDP flow that uses it is accepted now
+    (lldp,) = [f for f in base_flows(lldp=True, meter=CONTROLLER_METER) if f.actions]
+    assert ch.send(DPID, FlowDiff(add=[lldp])) == []
+
+
+def test_a_refused_meter_means_no_meter_and_a_warning(ch: SwitchChannels, sw: FakeSwitch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    dp = connect(ch, sw, meters={})
+    dp.refuse_meters = True
+    with caplog.at_level(logging.WARNING, logger="sdnapp.ofapp"):
+        assert ch.ensure_controller_meter(DPID, CONTROLLER_METER, 100, 25) is False
+    assert meter_commands(dp) == [(ofp.OFPMC_MODIFY, True), (ofp.OFPMC_ADD, True)]
+    assert any("refused meter" in r.getMessage() for r in caplog.records)
+    # a flow using the meter the switch does not have is refused by it
+    (lldp,) = [f for f in base_flows(lldp=True, meter=CONTROLLER_METER) if f.actions]
+    assert ch.send(DPID, FlowDiff(add=[lldp])) == [lldp]
+    assert ch._pending == {}
+
+
+# -- replies from os-ken's event thread -------------------------------------------------------------------
+
+
+@pytest.fixture
+def events(ch: SwitchChannels) -> Iterator[EventThread]:
+    ev = EventThread(to_channels(ch))
+    yield ev
+    ev.stop()
+    assert ev.failures == []
+
+
+def test_replies_from_an_event_thread_reach_concurrent_requests(ch: SwitchChannels, events: EventThread) -> None:
+    switches = [FakeSwitch(d, PORTS) for d in (DPID, OTHER, 3)]
+    for s in switches:
+        dp = connect(ch, s, events)
+        dp.max_reply = 300
+        dp.reject = lambda f: partition_of(f.cookie) % 1000 >= 500
+    errors: list[BaseException] = []
+
+    def worker(t: int) -> None:
+        try:
+            for i in range(15):
+                s = switches[(t + i) % len(switches)]
+                n = 1000 * t + i
+                bad = ours(n + 500)
+                assert ch.send(s.datapath_id, FlowDiff(add=[ours(n), bad])) == [bad]
+                assert ours(n) in ch.read_flows(s.datapath_id)
+                assert len(ch.port_desc(s.datapath_id)) == len(PORTS)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not any(th.is_alive() for th in threads)
+    assert errors == []
+    assert ch._pending == {}
+
+
+def test_an_error_from_the_event_thread_rejects_the_flow(ch: SwitchChannels, sw: FakeSwitch,
+                                                         events: EventThread) -> None:
+    dp = connect(ch, sw, events)
+    dp.reject = lambda f: f == ours(2)
+    assert ch.send(DPID, FlowDiff(add=[ours(1), ours(2)])) == [ours(2)]
+    assert ch.read_flows(DPID) == [f for f in sw.all_flows() if f != foreign(8)]

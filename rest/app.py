@@ -17,7 +17,7 @@ from sdnapp import errors
 from sdnapp.model import Caller
 from sdnapp.service import NetworkService
 
-from . import schemas, views
+from . import faults, schemas, views
 from .auth import Authenticator
 
 LOG = logging.getLogger(__name__)
@@ -72,6 +72,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/links", "list_links"),
 )
 
+# The status of each error, looked up along its class's MRO; anything else is an internal error.
+FAULTS: faults.FaultMap = {
+    **faults.HTTP_FAULTS,
+    errors.BadRequest: 400,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+}
+
 _VALIDATORS = {
     id(r.body): jsonschema.Draft7Validator(r.body) for r in ROUTES if r.body is not None
 }
@@ -107,17 +116,18 @@ class Api:
         req = Request(environ)
         try:
             status, body = self._dispatch(req)
-        except errors.ServiceError as e:
-            status, body = e.status, {"error": {"type": e.type, "message": e.message}}
-            if isinstance(e, errors.MethodNotAllowed):
-                allowed = self._allowed(req.path_info)
-                resp = self._response(status, body)
-                resp.headers["Allow"] = ", ".join(allowed)
+        except Exception as e:
+            known = faults.status_of(FAULTS, type(e))
+            if known is None:
+                # PATH_INFO as the server gave it: req.path_info raises on a path that is not UTF-8.
+                LOG.exception("unexpected error on %s %r", req.method, environ.get("PATH_INFO", "")[:200])
+                status = 500
+                body = {"error": {"type": "InternalError", "message": "internal error; see the service log"}}
+            else:
+                resp = self._response(known, {"error": {"type": type(e).__name__, "message": str(e)}})
+                if isinstance(e, faults.HttpError):
+                    resp.headers.update(e.headers)
                 return resp(environ, start_response)
-        except Exception:
-            # PATH_INFO as the server gave it: req.path_info raises on a path that is not UTF-8.
-            LOG.exception("unexpected error on %s %r", req.method, environ.get("PATH_INFO", "")[:200])
-            status, body = 500, {"error": {"type": "InternalError", "message": "internal error; see the service log"}}
         return self._response(status, body)(environ, start_response)
 
     @staticmethod
@@ -140,7 +150,7 @@ class Api:
         try:
             path = req.path_info
         except UnicodeDecodeError:
-            raise errors.NotFound("no resource at a path that is not UTF-8") from None
+            raise faults.NotFound("no resource at a path that is not UTF-8") from None
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         route, params = None, {}
@@ -155,8 +165,8 @@ class Api:
                 break
         if route is None:
             if path_matched:
-                raise errors.MethodNotAllowed(f"{req.method} is not allowed on {path}")
-            raise errors.NotFound(f"no resource at {path[:200]}")
+                raise faults.MethodNotAllowed(f"{req.method} is not allowed on {path}", self._allowed(path))
+            raise faults.NotFound(f"no resource at {path[:200]}")
 
         caller = None if route.public else self.auth.caller(req.headers)
         query = self._query(req, route)
@@ -183,10 +193,10 @@ class Api:
     def _body(self, req: Request, route: Route) -> Any:
         length = req.content_length
         if length is not None and length > self.max_body:
-            raise errors.RequestTooLarge(f"the body is larger than {self.max_body} bytes")
+            raise faults.RequestTooLarge(f"the body is larger than {self.max_body} bytes")
         raw = req.body_file_raw.read(self.max_body + 1) if (length or req.is_body_readable) else b""
         if len(raw) > self.max_body:
-            raise errors.RequestTooLarge(f"the body is larger than {self.max_body} bytes")
+            raise faults.RequestTooLarge(f"the body is larger than {self.max_body} bytes")
         if route.body is None:
             if raw.strip():
                 raise errors.BadRequest(f"{route.method} {route.path} takes no body")
@@ -197,12 +207,12 @@ class Api:
             raise errors.BadRequest("a JSON body is required")
         ctype = (req.content_type or "").lower()
         if ctype != "application/json":
-            raise errors.UnsupportedMediaType(
+            raise faults.UnsupportedMediaType(
                 f"the body must be application/json, not {ctype[:64] or 'untyped'}"
             )
         charset = (req.headers.get("Content-Type", "").lower().partition("charset=")[2] or "utf-8").strip(" \"'")
         if charset not in ("utf-8", "utf8"):
-            raise errors.UnsupportedMediaType("the body must be UTF-8 encoded JSON")
+            raise faults.UnsupportedMediaType("the body must be UTF-8 encoded JSON")
         try:
             doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
             # A lone surrogate (\ud800) parses but cannot be stored: refuse it here.
@@ -232,7 +242,7 @@ class Api:
         body = {"store": "ok" if store_ok else "unreachable", "openflow": "listening" if of_ok else "down"}
         if store_ok and of_ok:
             return 200, {"status": "ok", **body}
-        raise errors.ServiceUnavailable(json.dumps(body))
+        raise faults.ServiceUnavailable(json.dumps(body))
 
     def h_openapi(self, req: Request, **_: Any) -> tuple[int, Body]:
         return 200, self.openapi_doc(req.host_url)

@@ -29,9 +29,9 @@ import yaml
 
 from rest.app import ROUTES, Route
 from rest.auth import Authenticator, KeystoneAuth, NoAuth, TokenAuth, authenticator_for
+from rest.faults import Unauthorized
 from rest.openapi import document
 from sdnapp.config import AuthConfig, ConfigError, parse
-from sdnapp.errors import Unauthorized
 
 from .conftest import ADMIN_PROJECT, OTHER, TENANT, Client, Reply, World, WorldFactory
 

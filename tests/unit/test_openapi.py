@@ -12,8 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from rest import schemas
-from rest.app import ROUTES
+from rest import faults, schemas
+from rest.app import FAULTS, ROUTES
+from rest.faults import status_of
 from rest.openapi import document, to_openapi
 from sdnapp import errors
 from sdnapp.service import SegmentPool
@@ -105,9 +106,27 @@ def test_documented_error_types_are_errors_of_that_status() -> None:
             if int(status) < 400:
                 continue
             for t in error_types(resp):
-                cls = getattr(errors, t, None)
-                assert isinstance(cls, type) and issubclass(cls, errors.ServiceError), (key, t)
-                assert cls.status == int(status), (key, status, t)
+                cls = getattr(errors, t, None) or getattr(faults, t, None)
+                assert isinstance(cls, type) and issubclass(cls, Exception), (key, t)
+                assert status_of(FAULTS, cls) == int(status), (key, status, t)
+
+
+def test_domain_errors_know_nothing_of_http_and_each_has_a_status() -> None:
+    for cls in vars(errors).values():
+        if isinstance(cls, type) and issubclass(cls, errors.ServiceError):
+            assert not hasattr(cls, "status") and not hasattr(cls, "type"), cls
+            if cls is not errors.ServiceError:
+                assert status_of(FAULTS, cls) in (400, 403, 404, 409), cls
+
+
+def test_a_subclass_answers_as_its_nearest_mapped_base() -> None:
+    class PoolDry(errors.SegmentPoolExhausted):
+        pass
+
+    assert status_of(FAULTS, PoolDry) == 409
+    assert status_of({**FAULTS, PoolDry: 503}, PoolDry) == 503
+    assert status_of(FAULTS, errors.ServiceError) is None
+    assert status_of(FAULTS, KeyError) is None
 
 
 def test_document_is_valid_openapi_3_0() -> None:

@@ -1,7 +1,9 @@
-"""The OpenAPI document as the tests read it, and an answer of the app checked against it: the status
-is one the operation lists, the body validates against the schema documented for that status (objects
-may carry no field the document does not name), and an error's type is one of those documented for
-that status.
+"""The OpenAPI document as the tests read it, and every answer of the app checked against it.
+
+`conftest.Client` calls `check` on each answer to a request that reaches a route, so every REST test
+in the suite also proves the document right for what it does: the status is one the operation lists,
+the body validates against the schema documented for that status (objects may carry no field the
+document does not name), and an error's type is one of those documented for that status.
 """
 
 from __future__ import annotations

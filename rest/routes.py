@@ -106,7 +106,8 @@ class Query:
 
 @dataclass(frozen=True)
 class Route:
-    """One operation. `errors` are the service's errors it may answer beyond those of `error_classes`."""
+    """One operation. `errors` are those its handler may raise (the service's, mostly); the
+    dispatcher's own are added by `error_classes`."""
 
     method: str
     path: str

@@ -20,7 +20,7 @@ from rest.app import Api
 from rest.auth import NoAuth
 from rest.faults import HTTP_FAULTS, status_of
 from rest.openapi import document, to_openapi
-from rest.routes import Body, Call, Face, Ok, Route
+from rest.routes import Body, Call, Face, Ok, RequestBody, Route
 from sdnapp import errors
 from sdnapp.service import SegmentPool
 from topology.switches import SwitchPort
@@ -65,7 +65,7 @@ def test_a_success_is_2xx_described_and_has_a_body_unless_204(ok: tuple[int, str
 
 def test_a_request_body_schema_is_checked_when_declared() -> None:
     with pytest.raises(jsonschema.SchemaError):
-        v1.RequestBody("Broken", {"type": "no-such-type"})
+        RequestBody("Broken", {"type": "no-such-type"})
 
 
 def _face(*routes: Route) -> Face:

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from sdnapp.config import AuthConfig, ConfigError, read_yaml
-from sdnapp.errors import Unauthorized
 from sdnapp.model import Caller
+
+from .faults import Unauthorized
 
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -1,9 +1,9 @@
 """The OpenAPI 3.0.3 document of the REST API (shared/API.md), served at GET /v1/openapi.json.
 
-The paths are written out here, one by one, rather than derived from `rest.app.ROUTES`, so that
-a test can compare the two and catch a route that was added without being documented (or the
-reverse). Bodies and resources come from `rest.schemas`, converted to OpenAPI 3.0's dialect of
-JSON schema.
+The paths are made from the v1 face's route table (`rest/v1.py`): each operation's summary, tag,
+parameters, request body, success and error answers are those its route declares, plus the errors
+the dispatcher itself answers (`Route.error_classes`). Bodies and resources come from
+`rest.schemas`, converted to OpenAPI 3.0's dialect of JSON schema.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import schemas
+from . import schemas, v1
+from .app import QUERY_VALUE_MAX
+from .faults import status_of
+from .routes import Face, Route
 
 Doc = dict[str, Any]
 
@@ -108,7 +111,7 @@ _HEALTH: Doc = {
 }
 
 
-def _components() -> Doc:
+def _components(routes: tuple[Route, ...]) -> Doc:
     resources = {
         "Error": schemas.ERROR,
         "Network": schemas.NETWORK,
@@ -120,17 +123,13 @@ def _components() -> Doc:
         "Switch": schemas.SWITCH,
         "LinkEnd": schemas.LINK_END,
         "Link": schemas.LINK,
-        "VnicCreateRequest": schemas.VNIC_CREATE,
-        "NetworkCreateRequest": schemas.NETWORK_CREATE,
-        "PortCreateRequest": schemas.PORT_CREATE,
-        "AttachmentRequest": schemas.ATTACHMENT_PUT,
-        "BindingRequest": schemas.BINDING_PUT,
     }
     built: Doc = {name: to_openapi(s) for name, s in resources.items()}
     built["Version"] = _VERSION
     built["VersionsResponse"] = _list_of("versions", "Version")
     built["VersionResponse"] = _wrap("version", _ref("Version"))
     built["HealthResponse"] = _HEALTH
+    built["OpenApiDocument"] = {"type": "object", "description": "An OpenAPI 3.0.3 document."}
     built["ExtensionsResponse"] = _list_of("extensions", "Extension")
     built["ExtensionResponse"] = _wrap("extension", _ref("Extension"))
     built["VnicsResponse"] = _list_of("vnics", "Vnic")
@@ -154,34 +153,32 @@ def _components() -> Doc:
         },
         "required": ["links", "problems"],
     }
+    parameters: Doc = {
+        "vnic_id": _path_param("vnic_id", "The VNIC's id."),
+        "port_id": _path_param("port_id", "The port's id."),
+        "network_id": _path_param("network_id", "The network's id."),
+        "alias": {
+            "name": "alias",
+            "in": "path",
+            "required": True,
+            "description": "The extension's alias, e.g. `networks`.",
+            "schema": {"type": "string"},
+        },
+    }
+    for r in routes:
+        if r.body is not None:
+            _add(built, r.body.name, to_openapi(r.body.schema))
+        for q in r.query:
+            _add(parameters, q.ref, {
+                "name": q.name,
+                "in": "query",
+                "required": False,
+                "description": q.description,
+                "schema": {"type": "string", "minLength": 1, "maxLength": QUERY_VALUE_MAX},
+            })
     return {
         "schemas": built,
-        "parameters": {
-            "vnic_id": _path_param("vnic_id", "The VNIC's id."),
-            "port_id": _path_param("port_id", "The port's id."),
-            "network_id": _path_param("network_id", "The network's id."),
-            "alias": {
-                "name": "alias",
-                "in": "path",
-                "required": True,
-                "description": "The extension's alias, e.g. `networks`.",
-                "schema": {"type": "string"},
-            },
-            "tenant_id": {
-                "name": "tenant_id",
-                "in": "query",
-                "required": False,
-                "description": "Admins only: only the resources of this project (ignored for others).",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            },
-            "network_id_filter": {
-                "name": "network_id",
-                "in": "query",
-                "required": False,
-                "description": "Only the ports of this network.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            },
-        },
+        "parameters": parameters,
         "securitySchemes": {
             "projectId": {
                 "type": "apiKey",
@@ -204,6 +201,12 @@ def _components() -> Doc:
             },
         },
     }
+
+
+def _add(components: Doc, name: str, item: Doc) -> None:
+    """A component several routes share is one component; two different ones under one name are an error."""
+    if components.setdefault(name, item) != item:
+        raise ValueError(f"two different components are both named {name!r}")
 
 
 def _path_param(name: str, description: str) -> Doc:
@@ -257,246 +260,60 @@ def _error(status: int, types: list[str]) -> Doc:
     }
 
 
-def _ok(status: int, schema_name: str | None, description: str) -> tuple[str, Doc]:
-    if schema_name is None:
-        return str(status), {"description": description}
-    return str(status), {"description": description, "content": {JSON: {"schema": _ref(schema_name)}}}
-
-
 _PUBLIC: list[dict[str, list[str]]] = []
 _AUTHENTICATED: list[dict[str, list[str]]] = [
     {"projectId": []},
     {"projectId": [], "roles": []},
     {"authToken": []},
 ]
+_ADMIN_ONLY = "Administrators only (`403 Forbidden` for others)."
 
 
-def _op(
-    operation_id: str,
-    tag: str,
-    summary: str,
-    ok: tuple[str, Doc],
-    errors: dict[int, list[str]] | None = None,
-    *,
-    params: tuple[str, ...] = (),
-    body: str | None = None,
-    body_required: bool = True,
-    public: bool = False,
-    admin: bool = False,
-) -> Doc:
-    errs: dict[int, list[str]] = {400: ["BadRequest"]}
-    if not public:
-        errs[401] = ["Unauthorized"]
-    if admin:
-        errs[403] = ["Forbidden"]
-    if body is not None:
-        errs[413] = ["RequestTooLarge"]
-        errs[415] = ["UnsupportedMediaType"]
-    for status, types in (errors or {}).items():
-        errs.setdefault(status, [])
-        errs[status] = sorted(set(errs[status]) | set(types))
+def _error_types(face: Face, route: Route) -> dict[int, list[str]]:
+    """Status -> the error types `route` may answer with it: the dispatcher's and the route's own."""
+    out: dict[int, set[str]] = {}
+    for cls in route.error_classes():
+        status = status_of(face.faults, cls)
+        assert status is not None, "Face refuses a route with an error it has no status for"
+        out.setdefault(status, set()).add(face.error_type(cls))
+    return {status: sorted(types) for status, types in sorted(out.items())}
+
+
+def _operation(face: Face, route: Route) -> Doc:
+    ok: Doc = {"description": route.ok.description}
+    if route.ok.schema is not None:
+        ok["content"] = {JSON: {"schema": _ref(route.ok.schema)}}
     op: Doc = {
-        "operationId": operation_id,
-        "tags": [tag],
-        "summary": summary,
-        "responses": {ok[0]: ok[1], **{str(s): _error(s, t) for s, t in sorted(errs.items())}},
+        "operationId": route.name,
+        "tags": [route.tag],
+        "summary": route.summary,
+        "responses": {
+            str(route.ok.status): ok,
+            **{str(s): _error(s, t) for s, t in _error_types(face, route).items()},
+        },
     }
+    params = [*route.path_params, *(q.ref for q in route.query)]
     if params:
         op["parameters"] = [_param(p) for p in params]
-    if body is not None:
-        op["requestBody"] = {
-            "required": body_required,
-            "content": {JSON: {"schema": _ref(body)}},
-        }
-    op["security"] = _PUBLIC if public else _AUTHENTICATED
-    if admin:
-        op["description"] = "Administrators only (`403 Forbidden` for others)."
+    if route.body is not None:
+        op["requestBody"] = {"required": not route.body.optional, "content": {JSON: {"schema": _ref(route.body.name)}}}
+    op["security"] = _PUBLIC if route.public else _AUTHENTICATED
+    description = " ".join(d for d in (route.description, _ADMIN_ONLY if route.admin else "") if d)
+    if description:
+        op["description"] = description
     return op
 
 
-_EXT_NETWORKS = "ExtensionNotFound"
-
-
-def _paths() -> Doc:
-    return {
-        "/": {
-            "get": _op(
-                "versions", "versions", "The API versions this service speaks",
-                _ok(200, "VersionsResponse", "The versions, each with a self link"), public=True,
-            ),
-        },
-        "/healthz": {
-            "get": _op(
-                "healthz", "operations", "Whether the store is reachable and the OpenFlow listener is up",
-                _ok(200, "HealthResponse", "Healthy"), {503: ["ServiceUnavailable"]}, public=True,
-            ),
-        },
-        "/v1": {
-            "get": _op(
-                "version", "versions", "Version v1",
-                _ok(200, "VersionResponse", "This version, with a self link"), public=True,
-            ),
-        },
-        "/v1/openapi.json": {
-            "get": _op(
-                "openapi", "versions", "This document",
-                ("200", {"description": "The OpenAPI document", "content": {JSON: {"schema": {"type": "object"}}}}),
-                public=True,
-            ),
-        },
-        "/v1/extensions": {
-            "get": _op(
-                "list_extensions", "extensions", "The extensions the configured driver supports",
-                _ok(200, "ExtensionsResponse", "The extensions"),
-            ),
-        },
-        "/v1/extensions/{alias}": {
-            "get": _op(
-                "show_extension", "extensions", "One extension",
-                _ok(200, "ExtensionResponse", "The extension"), {404: ["ExtensionNotFound"]}, params=("alias",),
-            ),
-        },
-        "/v1/vnics": {
-            "get": _op(
-                "list_vnics", "vnics", "list_vnics()",
-                _ok(200, "VnicsResponse", "The caller's VNICs (an admin's: all, or one project's)"),
-                params=("tenant_id",),
-            ),
-            "post": _op(
-                "create_vnic", "vnics",
-                "create_vnic([mac_address]) (extension ethernet-vnic); without a MAC the server picks a random "
-                "unique locally administered unicast one",
-                _ok(201, "VnicResponse", "The new VNIC"),
-                {404: ["ExtensionNotFound"], 409: ["MacAddressInUse"]},
-                body="VnicCreateRequest",
-            ),
-        },
-        "/v1/vnics/{vnic_id}": {
-            "get": _op(
-                "show_vnic", "vnics", "Show a VNIC",
-                _ok(200, "VnicResponse", "The VNIC"), {404: ["VnicNotFound"]}, params=("vnic_id",),
-            ),
-            "delete": _op(
-                "destroy_vnic", "vnics", "destroy_vnic(vnic_id); unplugs it first",
-                _ok(204, None, "Destroyed"), {404: ["VnicNotFound"]}, params=("vnic_id",),
-            ),
-        },
-        "/v1/vnics/{vnic_id}/attachment": {
-            "delete": _op(
-                "unplug_vnic", "ports", "unplug(vnic_id)",
-                _ok(204, None, "Unplugged (also when it was not plugged)"), {404: ["VnicNotFound"]},
-                params=("vnic_id",),
-            ),
-        },
-        "/v1/vnics/{vnic_id}/binding": {
-            "put": _op(
-                "bind", "bindings", "Bind a VNIC to a switch port (by port_name or port_no)",
-                _ok(200, "BindingResponse", "The binding"),
-                {404: ["VnicNotFound"], 409: ["BindingInUse"]},
-                params=("vnic_id",), body="BindingRequest", admin=True,
-            ),
-            "delete": _op(
-                "unbind", "bindings", "Unbind a VNIC",
-                _ok(204, None, "Unbound (also when it was not bound)"), {404: ["VnicNotFound"]},
-                params=("vnic_id",), admin=True,
-            ),
-        },
-        "/v1/ports": {
-            "get": _op(
-                "list_ports", "ports", "list_ports()",
-                _ok(200, "PortsResponse", "The caller's ports (an admin's: all, or one project's)"),
-                {},
-                params=("network_id_filter", "tenant_id"),
-            ),
-        },
-        "/v1/ports/{port_id}": {
-            "get": _op(
-                "show_port", "ports", "Show a port; poll it for status ACTIVE",
-                _ok(200, "PortResponse", "The port"), {404: ["PortNotFound"]}, params=("port_id",),
-            ),
-            "delete": _op(
-                "destroy_port", "ports", "destroy_port(port_id)",
-                _ok(204, None, "Destroyed; its address is free again"),
-                {404: ["PortNotFound"], 409: ["PortInUse"]}, params=("port_id",),
-            ),
-        },
-        "/v1/ports/{port_id}/attachment": {
-            "put": _op(
-                "plug", "ports", "plug(vnic_id, port_id); repeating the same plug is a no-op",
-                _ok(200, "AttachmentResponse", "The attachment"),
-                {
-                    404: ["PortNotFound", "VnicNotFound"],
-                    409: ["PortInUse", "AlreadyAttached", "MacAddressInUse"],
-                },
-                params=("port_id",), body="AttachmentRequest",
-            ),
-            "get": _op(
-                "show_attachment", "ports", "Show the attachment of a port",
-                _ok(200, "AttachmentResponse", "The attachment; vnic_id is null when none is plugged"),
-                {404: ["PortNotFound"]}, params=("port_id",),
-            ),
-            "delete": _op(
-                "unplug_port", "ports", "Unplug whatever VNIC is plugged into a port",
-                _ok(204, None, "Unplugged (also when nothing was plugged)"), {404: ["PortNotFound"]},
-                params=("port_id",),
-            ),
-        },
-        "/v1/networks": {
-            "get": _op(
-                "list_networks", "networks", "list_networks() (extension networks)",
-                _ok(200, "NetworksResponse", "The caller's networks (an admin's: all, or one project's)"),
-                {404: [_EXT_NETWORKS]}, params=("tenant_id",),
-            ),
-            "post": _op(
-                "create_network", "networks",
-                "create_network([address_prefix]) (extension networks); takes a segment from the pool",
-                _ok(201, "NetworkResponse", "The new network"),
-                {404: [_EXT_NETWORKS], 409: ["SegmentPoolExhausted"]}, body="NetworkCreateRequest",
-            ),
-        },
-        "/v1/networks/{network_id}": {
-            "get": _op(
-                "show_network", "networks", "Show a network",
-                _ok(200, "NetworkResponse", "The network; segment is shown to admins only"),
-                {404: ["NetworkNotFound", _EXT_NETWORKS]}, params=("network_id",),
-            ),
-            "delete": _op(
-                "destroy_network", "networks", "destroy_network(network_id); its ports go with it",
-                _ok(204, None, "Destroyed"),
-                {404: ["NetworkNotFound", _EXT_NETWORKS], 409: ["NetworkInUse"]}, params=("network_id",),
-            ),
-        },
-        "/v1/networks/{network_id}/ports": {
-            "post": _op(
-                "create_port", "networks",
-                "create_port(network_id); with an address range the port gets the next free address",
-                _ok(201, "PortResponse", "The new port"),
-                {404: ["NetworkNotFound", _EXT_NETWORKS], 409: ["AddressPoolExhausted"]},
-                params=("network_id",), body="PortCreateRequest", body_required=False,
-            ),
-            "get": _op(
-                "list_network_ports", "networks", "A network's ports",
-                _ok(200, "PortsResponse", "The network's ports"),
-                {404: ["NetworkNotFound", _EXT_NETWORKS]}, params=("network_id",),
-            ),
-        },
-        "/v1/switches": {
-            "get": _op(
-                "list_switches", "operations", "Connected and configured switches and their ports",
-                _ok(200, "SwitchesResponse", "The switches"), admin=True,
-            ),
-        },
-        "/v1/links": {
-            "get": _op(
-                "list_links", "operations", "Inter-switch links in use",
-                _ok(200, "LinksResponse", "The links"), admin=True,
-            ),
-        },
-    }
+def _paths(face: Face) -> Doc:
+    paths: Doc = {}
+    for r in face.routes:
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(face, r)
+    return paths
 
 
 def document(base_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document of the API, served from `base_url`."""
+    """The OpenAPI 3.0.3 document of the v1 face, served from `base_url`."""
+    face = v1.FACE
     return {
         "openapi": "3.0.3",
         "info": {
@@ -506,10 +323,7 @@ def document(base_url: str) -> dict[str, Any]:
             "attachments and bindings. Errors answer `{\"error\": {\"type\", \"message\"}}`.",
         },
         "servers": [{"url": base_url}],
-        "tags": [
-            {"name": n}
-            for n in ("versions", "extensions", "vnics", "ports", "networks", "bindings", "operations")
-        ],
-        "paths": _paths(),
-        "components": _components(),
+        "tags": [{"name": n} for n in face.tags],
+        "paths": _paths(face),
+        "components": _components(face.routes),
     }

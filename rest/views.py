@@ -36,14 +36,13 @@ def port(p: Port, svc: NetworkService) -> dict[str, Any]:
 
 
 def vnic(v: Vnic, svc: NetworkService) -> dict[str, Any]:
+    b = svc.vnic_binding(v)
     binding = None
-    if v.binding is not None:
-        b = v.binding
-        seen = svc.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+    if b is not None:
         binding = {
             "datapath_id": format_dpid(b.datapath_id),
-            "port_no": seen.port_no if seen else b.port_no,
-            "port_name": seen.name if seen else b.port_name,
+            "port_no": b.port_no,
+            "port_name": b.port_name,
             "source": b.source,
         }
     return {

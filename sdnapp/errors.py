@@ -1,34 +1,28 @@
-"""Typed errors of the service. `rest/` maps each to its HTTP status by `status`."""
+"""Typed errors of the service: what went wrong, in the service's own terms.
+
+They know nothing of HTTP: each face of the REST API maps them to statuses and error bodies
+(`rest/faults.py`, `rest/v1.py`), as Neutron's API layer maps its exceptions to faults.
+"""
 
 from __future__ import annotations
 
 
 class ServiceError(Exception):
-    status = 500
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
-    @property
-    def type(self) -> str:
-        return type(self).__name__
-
 
 class BadRequest(ServiceError):
-    status = 400
-
-
-class Unauthorized(ServiceError):
-    status = 401
+    """A value or a combination of values the service does not accept; nothing was changed."""
 
 
 class Forbidden(ServiceError):
-    status = 403
+    """The call is for administrators."""
 
 
 class NotFound(ServiceError):
-    status = 404
+    """No such resource, or none the caller may see (the two are not told apart)."""
 
 
 class NetworkNotFound(NotFound):
@@ -47,12 +41,8 @@ class ExtensionNotFound(NotFound):
     pass
 
 
-class MethodNotAllowed(ServiceError):
-    status = 405
-
-
 class Conflict(ServiceError):
-    status = 409
+    """The request is valid but the resources' state does not allow it."""
 
 
 class NetworkInUse(Conflict):
@@ -81,15 +71,3 @@ class SegmentPoolExhausted(Conflict):
 
 class BindingInUse(Conflict):
     """Another VNIC is already bound to that switch port."""
-
-
-class RequestTooLarge(ServiceError):
-    status = 413
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-
-
-class ServiceUnavailable(ServiceError):
-    status = 503

@@ -266,6 +266,15 @@ class NetworkService:
     def vnic_status(self, v: Vnic) -> str:
         return self.status.status(v.port_id) if v.port_id else DOWN
 
+    def vnic_binding(self, v: Vnic) -> Binding | None:
+        """The VNIC's binding as its switch has it: a binding made by port name shows the port's
+        number once the switch reported the port, and one made by number shows its name."""
+        b = v.binding
+        if b is None:
+            return None
+        seen = self.topology.resolve(b.datapath_id, b.port_no, b.port_name)
+        return b if seen is None else Binding(b.datapath_id, seen.port_no, seen.name, b.source)
+
     # attachments --------------------------------------------------------
     def plug(self, caller: Caller, port_id: str, vnic_id: str) -> Port:
         with self.store.write() as tx:

@@ -1,6 +1,8 @@
 """Fixtures for the REST and service tests: a real store on a temporary file, the service, the WSGI app.
 
 The app is driven in process (`webob.Request.blank(...).get_response(app)`): no server, no port.
+Every answer to a request that reaches a route is checked against the OpenAPI document (`apidoc`),
+so each REST test also proves the document true for what it does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
+
+from . import apidoc
 
 MAX_BODY = 65536
 TENANT = "tenant-a"
@@ -94,7 +98,14 @@ class Client:
         # No request gets a 5xx, except the health check saying it is unhealthy.
         allowed_5xx = resp.status_int == 503 and path.split("?")[0] == "/healthz"
         assert resp.status_int < 500 or allowed_5xx, f"{method} {path} answered {resp.status}: {resp.body[:500]!r}"
-        return Reply(resp.status_int, dict(resp.headers), resp.body)
+        reply = Reply(resp.status_int, dict(resp.headers), resp.body)
+        try:
+            template = apidoc.template_of(method, req.path_info)
+        except UnicodeDecodeError:
+            template = None
+        if template is not None:
+            apidoc.check(method, template, reply.status, reply.body, lambda: reply.error_type)
+        return reply
 
     def get(self, path: str, **kw: Any) -> Reply:
         return self.call("GET", path, **kw)

@@ -1,6 +1,6 @@
 """Authentication and tenancy over every route, for every auth strategy (shared/API.md, Authentication).
 
-The matrix iterates `rest.app.ROUTES`, so a route added there is covered without touching this file;
+The matrix iterates `rest.v1.ROUTES`, so a route added there is covered without touching this file;
 a route this file cannot build a request for (a new path parameter, a new body) fails
 `test_every_route_has_a_request_recipe` until it is taught here.
 
@@ -27,11 +27,12 @@ from typing import Any
 import pytest
 import yaml
 
-from rest.app import ROUTES, Route
 from rest.auth import Authenticator, KeystoneAuth, NoAuth, TokenAuth, authenticator_for
+from rest.faults import Unauthorized
 from rest.openapi import document
+from rest.routes import Route
+from rest.v1 import ROUTES
 from sdnapp.config import AuthConfig, ConfigError, parse
-from sdnapp.errors import Unauthorized
 
 from .conftest import ADMIN_PROJECT, OTHER, TENANT, Client, Reply, World, WorldFactory
 
@@ -214,7 +215,7 @@ BODY_NAMES_IDS = {"plug"}
 
 def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
     """The path parameters of a request for `route` on the resources `ids`."""
-    h = route.handler
+    h = route.name
     known = {
         "vnic_id": ids[_VNIC_FOR.get(h, "plugged_vnic")],
         "port_id": ids[_PORT_FOR.get(h, "plugged_port")],
@@ -228,7 +229,7 @@ def request(route: Route, ids: Mapping[str, str], body_ids: Mapping[str, str] | 
     path = route.path.format(**path_ids(route, ids))
     if route.body is None:
         return path, None
-    return path, BODIES[route.handler](dict(body_ids if body_ids is not None else ids))
+    return path, BODIES[route.name](dict(body_ids if body_ids is not None else ids))
 
 
 def call(c: Client, route: Route, path: str, body: Any) -> Reply:
@@ -243,7 +244,7 @@ def test_every_route_has_a_request_recipe() -> None:
         unknown = set(r.regex.groupindex) - ID_PARAMS - {"alias"}
         assert not unknown, f"{_key(r)}: teach this file the path parameter(s) {unknown}"
         if r.body is not None:
-            assert r.handler in BODIES, f"{_key(r)}: teach this file a request body for {r.handler}"
+            assert r.name in BODIES, f"{_key(r)}: teach this file a request body for {r.name}"
 
 
 def test_public_and_admin_routes_are_the_documented_ones() -> None:
@@ -318,7 +319,7 @@ def test_a_non_admin_on_an_admin_route_is_forbidden_and_changes_nothing(
 
 # --- another tenant's ids ---------------------------------------------------------------------
 
-ID_ROUTES = [r for r in NON_PUBLIC if set(r.regex.groupindex) & ID_PARAMS or r.handler in BODY_NAMES_IDS]
+ID_ROUTES = [r for r in NON_PUBLIC if set(r.regex.groupindex) & ID_PARAMS or r.name in BODY_NAMES_IDS]
 
 
 def _made_up(ids: Mapping[str, str]) -> dict[str, str]:
@@ -345,7 +346,7 @@ def test_another_tenants_ids_are_not_found_exactly_like_made_up_ids(
     # B names A's resource in the path (and B's own in the body), then, where the body names one,
     # B's own resource in the path and A's in the body.
     variants = [(s.a, s.b)]
-    if route.handler in BODY_NAMES_IDS:
+    if route.name in BODY_NAMES_IDS:
         variants.append((s.b, s.a))
     for in_path, in_body in variants:
         fake = _made_up(s.a)

@@ -31,9 +31,10 @@ import schemathesis
 from schemathesis import BaseSchema, Case
 from schemathesis.config import SchemathesisConfig
 
-from rest.app import ROUTES, Api
+from rest.app import Api
 from rest.auth import NoAuth
 from rest.openapi import document
+from rest.v1 import ROUTES
 from sdnapp.model import Caller
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rest.app import ROUTES
 from rest.auth import TokenAuth
+from rest.v1 import ROUTES
 from topology.fabric import LinkEnd
 from topology.switches import SwitchPort
 
@@ -482,10 +482,10 @@ def test_another_tenants_ids_are_not_found(world: World, two_tenants: dict[str, 
         "create_port": {"port": {}},
     }
     before = world.snapshot()
-    body = bodies.get(route.handler)
+    body = bodies.get(route.name)
     path = route.path.format(**ids)
     r = b.call(route.method, path, body) if body is not None else b.call(route.method, path)
-    if route.handler in ("bind", "unbind"):
+    if route.name in ("bind", "unbind"):
         assert (r.status, r.error_type) == (403, "Forbidden")  # admin-only whatever the id
     else:
         kind = route.path.split("/")[2][:-1]  # vnics -> vnic, ports -> port, networks -> network

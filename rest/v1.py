@@ -1,0 +1,267 @@
+"""The v1 face (shared/API.md): its handlers, its route table, and how it answers errors:
+`{"error": {"type": <the error's class name>, "message": ...}}` with the status of `FAULTS`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from webob import Request
+
+from sdnapp import errors
+
+from . import faults, schemas, views
+from .routes import Body, Call, Face, Ok, Query, RequestBody, Route
+
+# handlers: versions and operations -------------------------------------------------------------
+
+
+def _version(req: Request) -> dict[str, Any]:
+    return {"id": "v1", "status": "CURRENT", "links": [{"rel": "self", "href": f"{req.host_url}/v1"}]}
+
+
+def versions(c: Call) -> Body:
+    return {"versions": [_version(c.req)]}
+
+
+def version(c: Call) -> Body:
+    return {"version": _version(c.req)}
+
+
+def healthz(c: Call) -> Body:
+    store_ok, of_ok = c.svc.healthy(), c.api.ready()
+    body = {"store": "ok" if store_ok else "unreachable", "openflow": "listening" if of_ok else "down"}
+    if store_ok and of_ok:
+        return {"status": "ok", **body}
+    raise faults.ServiceUnavailable(json.dumps(body))
+
+
+def openapi(c: Call) -> Body:
+    return c.api.openapi_doc(c.req.host_url)
+
+
+def list_extensions(c: Call) -> Body:
+    return {"extensions": c.svc.list_extensions()}
+
+
+def show_extension(c: Call) -> Body:
+    return {"extension": c.svc.get_extension(c.path["alias"])}
+
+
+def list_switches(c: Call) -> Body:
+    switches = c.svc.switches(c.caller)
+    return {"switches": [views.switch(s, c.api.switch_report(s.datapath_id)) for s in switches]}
+
+
+def list_links(c: Call) -> Body:
+    links, problems = c.svc.links(c.caller)
+    return {"links": [views.link(u) for u in links], "problems": problems}
+
+
+# handlers: vnics and bindings -------------------------------------------------------------------
+
+
+def list_vnics(c: Call) -> Body:
+    return {"vnics": [views.vnic(v, c.svc) for v in c.svc.list_vnics(c.caller, c.query.get("tenant_id"))]}
+
+
+def create_vnic(c: Call) -> Body:
+    b = c.body["vnic"]
+    return {"vnic": views.vnic(c.svc.create_vnic(c.caller, b.get("mac_address"), b.get("name", "")), c.svc)}
+
+
+def show_vnic(c: Call) -> Body:
+    return {"vnic": views.vnic(c.svc.get_vnic(c.caller, c.path["vnic_id"]), c.svc)}
+
+
+def destroy_vnic(c: Call) -> Body:
+    c.svc.destroy_vnic(c.caller, c.path["vnic_id"])
+    return None
+
+
+def unplug_vnic(c: Call) -> Body:
+    c.svc.unplug_vnic(c.caller, c.path["vnic_id"])
+    return None
+
+
+def bind(c: Call) -> Body:
+    b = c.body["binding"]
+    v = c.svc.bind(c.caller, c.path["vnic_id"], b["datapath_id"], b.get("port_no"), b.get("port_name"))
+    return {"binding": views.vnic(v, c.svc)["binding"]}
+
+
+def unbind(c: Call) -> Body:
+    c.svc.unbind(c.caller, c.path["vnic_id"])
+    return None
+
+
+# handlers: ports and attachments ----------------------------------------------------------------
+
+
+def list_ports(c: Call) -> Body:
+    ps = c.svc.list_ports(c.caller, c.query.get("network_id"), c.query.get("tenant_id"))
+    return {"ports": [views.port(p, c.svc) for p in ps]}
+
+
+def show_port(c: Call) -> Body:
+    return {"port": views.port(c.svc.get_port(c.caller, c.path["port_id"]), c.svc)}
+
+
+def destroy_port(c: Call) -> Body:
+    c.svc.destroy_port(c.caller, c.path["port_id"])
+    return None
+
+
+def plug(c: Call) -> Body:
+    return {"attachment": views.attachment(c.svc.plug(c.caller, c.path["port_id"], c.body["attachment"]["vnic_id"]))}
+
+
+def show_attachment(c: Call) -> Body:
+    return {"attachment": views.attachment(c.svc.get_attachment(c.caller, c.path["port_id"]))}
+
+
+def unplug_port(c: Call) -> Body:
+    c.svc.unplug_port(c.caller, c.path["port_id"])
+    return None
+
+
+# handlers: networks -----------------------------------------------------------------------------
+
+
+def list_networks(c: Call) -> Body:
+    return {"networks": [views.network(n, c.caller) for n in c.svc.list_networks(c.caller, c.query.get("tenant_id"))]}
+
+
+def create_network(c: Call) -> Body:
+    b = c.body["network"]
+    n = c.svc.create_network(c.caller, b.get("name", ""), b.get("address_prefix"))
+    return {"network": views.network(n, c.caller)}
+
+
+def show_network(c: Call) -> Body:
+    return {"network": views.network(c.svc.get_network(c.caller, c.path["network_id"]), c.caller)}
+
+
+def destroy_network(c: Call) -> Body:
+    c.svc.destroy_network(c.caller, c.path["network_id"])
+    return None
+
+
+def create_port(c: Call) -> Body:
+    name = (c.body or {}).get("port", {}).get("name", "")
+    return {"port": views.port(c.svc.create_port(c.caller, c.path["network_id"], name), c.svc)}
+
+
+def list_network_ports(c: Call) -> Body:
+    n = c.svc.get_network(c.caller, c.path["network_id"])
+    return {"ports": [views.port(p, c.svc) for p in c.svc.list_ports(c.caller, network_id=n.id)]}
+
+
+# the route table --------------------------------------------------------------------------------
+
+TENANT = Query("tenant_id", "Admins only: only the resources of this project (ignored for others).")
+NETWORK = Query("network_id", "Only the ports of this network.", component="network_id_filter")
+
+VNIC_CREATE = RequestBody("VnicCreateRequest", schemas.VNIC_CREATE)
+BINDING_PUT = RequestBody("BindingRequest", schemas.BINDING_PUT)
+ATTACHMENT_PUT = RequestBody("AttachmentRequest", schemas.ATTACHMENT_PUT)
+NETWORK_CREATE = RequestBody("NetworkCreateRequest", schemas.NETWORK_CREATE)
+PORT_CREATE = RequestBody("PortCreateRequest", schemas.PORT_CREATE, optional=True)
+
+# Every call of the networks extension answers ExtensionNotFound where the driver lacks it.
+NET_NOT_FOUND = (errors.NetworkNotFound, errors.ExtensionNotFound)
+NET_EXT = "Extension `networks`."
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", versions, "versions", "List the API versions this service speaks",
+          Ok(200, "VersionsResponse", "The versions, each with a self link"), public=True),
+    Route("GET", "/healthz", healthz, "operations", "Check that the store is reachable and the OpenFlow listener is up",
+          Ok(200, "HealthResponse", "Healthy"), (faults.ServiceUnavailable,), public=True),
+    Route("GET", "/v1", version, "versions", "Show version v1",
+          Ok(200, "VersionResponse", "This version, with a self link"), public=True),
+    Route("GET", "/v1/openapi.json", openapi, "versions", "Get this OpenAPI document",
+          Ok(200, "OpenApiDocument", "The OpenAPI document"), public=True),
+    Route("GET", "/v1/extensions", list_extensions, "extensions", "List the extensions the configured driver supports",
+          Ok(200, "ExtensionsResponse", "The extensions")),
+    Route("GET", "/v1/extensions/{alias}", show_extension, "extensions", "Show an extension",
+          Ok(200, "ExtensionResponse", "The extension"), (errors.ExtensionNotFound,)),
+    # vnics and bindings
+    Route("GET", "/v1/vnics", list_vnics, "vnics", "List VNICs",
+          Ok(200, "VnicsResponse", "The caller's VNICs (an admin's: all, or one project's)"), query=(TENANT,)),
+    Route("POST", "/v1/vnics", create_vnic, "vnics", "Create a VNIC", Ok(201, "VnicResponse", "The new VNIC"),
+          (errors.ExtensionNotFound, errors.MacAddressInUse), VNIC_CREATE,
+          description="Extension `ethernet-vnic`. Without a MAC address the server picks a random, unique, "
+          "locally administered unicast one."),
+    Route("GET", "/v1/vnics/{vnic_id}", show_vnic, "vnics", "Show a VNIC", Ok(200, "VnicResponse", "The VNIC"),
+          (errors.VnicNotFound,)),
+    Route("DELETE", "/v1/vnics/{vnic_id}", destroy_vnic, "vnics", "Destroy a VNIC, unplugging it first",
+          Ok(204, None, "Destroyed"), (errors.VnicNotFound,)),
+    Route("DELETE", "/v1/vnics/{vnic_id}/attachment", unplug_vnic, "ports", "Unplug a VNIC from its port",
+          Ok(204, None, "Unplugged (also when it was not plugged)"), (errors.VnicNotFound,)),
+    Route("PUT", "/v1/vnics/{vnic_id}/binding", bind, "bindings", "Bind a VNIC to a switch port",
+          Ok(200, "BindingResponse", "The binding"), (errors.VnicNotFound, errors.BindingInUse), BINDING_PUT,
+          admin=True, description="The switch port is named by `port_name` or by `port_no`."),
+    Route("DELETE", "/v1/vnics/{vnic_id}/binding", unbind, "bindings", "Unbind a VNIC from its switch port",
+          Ok(204, None, "Unbound (also when it was not bound)"), (errors.VnicNotFound,), admin=True),
+    # ports and attachments
+    Route("GET", "/v1/ports", list_ports, "ports", "List ports",
+          Ok(200, "PortsResponse", "The caller's ports (an admin's: all, or one project's)"), query=(NETWORK, TENANT)),
+    Route("GET", "/v1/ports/{port_id}", show_port, "ports", "Show a port", Ok(200, "PortResponse", "The port"),
+          (errors.PortNotFound,), description="Poll it for status `ACTIVE`: then traffic flows."),
+    Route("DELETE", "/v1/ports/{port_id}", destroy_port, "ports", "Destroy a port",
+          Ok(204, None, "Destroyed; its address is free again"), (errors.PortNotFound, errors.PortInUse)),
+    Route("PUT", "/v1/ports/{port_id}/attachment", plug, "ports", "Plug a VNIC into a port",
+          Ok(200, "AttachmentResponse", "The attachment"),
+          (errors.PortNotFound, errors.VnicNotFound, errors.PortInUse, errors.AlreadyAttached, errors.MacAddressInUse),
+          ATTACHMENT_PUT, description="Repeating the same plug changes nothing."),
+    Route("GET", "/v1/ports/{port_id}/attachment", show_attachment, "ports", "Show which VNIC is plugged into a port",
+          Ok(200, "AttachmentResponse", "The attachment; vnic_id is null when none is plugged"),
+          (errors.PortNotFound,)),
+    Route("DELETE", "/v1/ports/{port_id}/attachment", unplug_port, "ports",
+          "Unplug whatever VNIC is plugged into a port",
+          Ok(204, None, "Unplugged (also when nothing was plugged)"), (errors.PortNotFound,)),
+    # networks
+    Route("GET", "/v1/networks", list_networks, "networks", "List networks",
+          Ok(200, "NetworksResponse", "The caller's networks (an admin's: all, or one project's)"),
+          (errors.ExtensionNotFound,), query=(TENANT,), description=NET_EXT),
+    Route("POST", "/v1/networks", create_network, "networks", "Create a network",
+          Ok(201, "NetworkResponse", "The new network"), (errors.ExtensionNotFound, errors.SegmentPoolExhausted),
+          NETWORK_CREATE,
+          description=f"{NET_EXT} The new network takes a segment (VLAN id or VNI) from the configured pool."),
+    Route("GET", "/v1/networks/{network_id}", show_network, "networks", "Show a network",
+          Ok(200, "NetworkResponse", "The network; segment is shown to admins only"), NET_NOT_FOUND),
+    Route("DELETE", "/v1/networks/{network_id}", destroy_network, "networks", "Destroy a network and its ports",
+          Ok(204, None, "Destroyed"), (*NET_NOT_FOUND, errors.NetworkInUse)),
+    Route("POST", "/v1/networks/{network_id}/ports", create_port, "networks", "Create a port in a network",
+          Ok(201, "PortResponse", "The new port"), (*NET_NOT_FOUND, errors.AddressPoolExhausted), PORT_CREATE,
+          description="With an address range, the port gets the next free address."),
+    Route("GET", "/v1/networks/{network_id}/ports", list_network_ports, "networks", "List a network's ports",
+          Ok(200, "PortsResponse", "The network's ports"), NET_NOT_FOUND),
+    # operations
+    Route("GET", "/v1/switches", list_switches, "operations",
+          "List the connected and configured switches and their ports",
+          Ok(200, "SwitchesResponse", "The switches"), admin=True),
+    Route("GET", "/v1/links", list_links, "operations", "List the inter-switch links in use",
+          Ok(200, "LinksResponse", "The links"), admin=True),
+)
+
+FAULTS: faults.FaultMap = {
+    **faults.HTTP_FAULTS,
+    errors.BadRequest: 400,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+}
+
+
+def error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": error_type, "message": message}}
+
+
+FACE = Face(
+    prefix="",  # everything no other face owns: /, /healthz, /v1
+    tags=("versions", "extensions", "vnics", "ports", "networks", "bindings", "operations"),
+    routes=ROUTES,
+    faults=FAULTS,
+    error_body=error_body,
+)

@@ -13,6 +13,10 @@ from typing import Any
 
 import yaml
 
+from flows.vlan import VLAN_MAX, VLAN_MIN
+from flows.vxlan import VNI_MAX, VNI_MIN
+from topology.switches import MAX_PORT_NO
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -188,8 +192,8 @@ def parse(raw: object, base_dir: str = ".") -> Config:
     assert driver is not None and tunnel_port is not None
     isolation = IsolationConfig(
         driver=driver,
-        vlan_range=_range(iso, "vlan_range", IsolationConfig.vlan_range, 1, 4094),
-        vni_range=_range(iso, "vni_range", IsolationConfig.vni_range, 1, (1 << 24) - 1),
+        vlan_range=_range(iso, "vlan_range", IsolationConfig.vlan_range, VLAN_MIN, VLAN_MAX),
+        vni_range=_range(iso, "vni_range", IsolationConfig.vni_range, VNI_MIN, VNI_MAX),
         tunnel_port=tunnel_port,
         manage_tunnel_port=manage,
     )
@@ -277,7 +281,7 @@ def _link_end(value: object, path: str) -> tuple[int, int | str]:
         raise ConfigError(f"{path}: the port is missing in {value!r}")
     if port.isdigit():
         n = int(port)
-        if not 1 <= n <= 0xFFFFFF00:
+        if not 1 <= n <= MAX_PORT_NO:
             raise ConfigError(f"{path}: port {n} is not a physical port number")
         return dpid, n
     return dpid, port

@@ -1,0 +1,11 @@
+"""One source for each constant: where a library also defines it, the two agree."""
+
+from __future__ import annotations
+
+from os_ken.ofproto import ofproto_v1_3
+
+from topology.switches import MAX_PORT_NO
+
+
+def test_the_highest_port_number_is_openflow_13s() -> None:
+    assert MAX_PORT_NO == ofproto_v1_3.OFPP_MAX

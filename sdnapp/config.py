@@ -18,6 +18,8 @@ from flows.vxlan import VNI_MAX, VNI_MIN
 from topology.switches import MAX_PORT_NO
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Who may call the API; rest.auth has one authenticator for each.
+AUTH_STRATEGIES = ("noauth", "token", "keystone")
 
 
 class ConfigError(Exception):
@@ -162,7 +164,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
 
     au = _section(raw, "auth", {"strategy", "tokens_file"})
     strategy = _str(au, "strategy", "auth.strategy", "noauth")
-    if strategy not in ("noauth", "token", "keystone"):
+    if strategy not in AUTH_STRATEGIES:
         raise ConfigError(f"auth.strategy: must be noauth, token or keystone, got {strategy!r}")
     tokens_file = _str(au, "tokens_file", "auth.tokens_file", None)
     if strategy == "token" and tokens_file is None:

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from sdnapp.cli import main
 from sdnapp.config import (
     SCHEMA,
     ApiConfig,
@@ -350,3 +351,7 @@ def test_the_readme_example_is_valid_and_shows_only_keys_of_the_schema() -> None
     cfg = parse(example)
     assert cfg.switches[0].tunnel_ip == "192.0.2.11" and len(cfg.topology.links) == 2
 
+
+def test_the_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config-schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == SCHEMA

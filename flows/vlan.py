@@ -11,6 +11,7 @@ from .model import OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetF
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
+DRIVER = "vlan"  # its name in the configuration (isolation.driver)
 VLAN_MIN = 1
 VLAN_MAX = 4094
 

@@ -23,6 +23,7 @@ from .model import Action, Flow, Output, SetField, match
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
+DRIVER = "vxlan"  # its name in the configuration (isolation.driver)
 VNI_MIN = 1
 VNI_MAX = (1 << 24) - 1
 

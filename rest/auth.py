@@ -28,6 +28,10 @@ def _roles(value: str) -> set[str]:
 class NoAuth:
     """The project is the X-Project-Id header; admin when X-Roles names admin."""
 
+    @classmethod
+    def from_config(cls, config: AuthConfig) -> NoAuth:
+        return cls()
+
     def caller(self, headers: Mapping[str, str]) -> Caller:
         project = _project(headers.get("X-Project-Id"), "X-Project-Id")
         return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
@@ -46,6 +50,12 @@ class TokenAuth:
 
     def __init__(self, tokens: dict[str, Caller]) -> None:
         self._tokens = tokens
+
+    @classmethod
+    def from_config(cls, config: AuthConfig) -> TokenAuth:
+        if config.tokens_file is None:
+            raise ConfigError("auth.tokens_file: required with auth.strategy token")
+        return cls.from_file(config.tokens_file)
 
     @classmethod
     def from_file(cls, path: str) -> TokenAuth:
@@ -88,6 +98,10 @@ class KeystoneAuth:
     domain or to nothing is confirmed without a project: refused too, since every call acts for one.
     """
 
+    @classmethod
+    def from_config(cls, config: AuthConfig) -> KeystoneAuth:
+        return cls()
+
     def caller(self, headers: Mapping[str, str]) -> Caller:
         if headers.get("X-Identity-Status") != "Confirmed":
             raise Unauthorized("the request carries no confirmed Keystone identity (X-Identity-Status)")
@@ -95,14 +109,18 @@ class KeystoneAuth:
         return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
 
 
+class _Strategy(Protocol):
+    """An authenticator class: made from the auth section (a tokens file is read now)."""
+
+    def from_config(self, config: AuthConfig) -> Authenticator: ...
+
+
+AUTHENTICATORS: dict[str, _Strategy] = {"noauth": NoAuth, "token": TokenAuth, "keystone": KeystoneAuth}
+
+
 def authenticator_for(config: AuthConfig) -> Authenticator:
-    """The authenticator of the configured `auth.strategy` (a tokens file is read now)."""
-    if config.strategy == "noauth":
-        return NoAuth()
-    if config.strategy == "keystone":
-        return KeystoneAuth()
-    if config.strategy == "token":
-        if config.tokens_file is None:
-            raise ConfigError("auth.tokens_file: required with auth.strategy token")
-        return TokenAuth.from_file(config.tokens_file)
-    raise ConfigError(f"auth.strategy: unknown strategy {config.strategy!r}")
+    """The authenticator of the configured `auth.strategy` (one of sdnapp.config.AUTH_STRATEGIES)."""
+    strategy = AUTHENTICATORS.get(config.strategy)
+    if strategy is None:
+        raise ConfigError(f"auth.strategy: unknown strategy {config.strategy!r}")
+    return strategy.from_config(config)

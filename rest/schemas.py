@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from topology.switches import MAX_PORT_NO
+
 Schema = dict[str, Any]
 
 _NAME: Schema = {"type": "string", "maxLength": 255}
@@ -55,7 +57,7 @@ BINDING_PUT = _wrapped(
         "properties": {
             "datapath_id": {"oneOf": [{"type": "string", "maxLength": 20}, {"type": "integer", "minimum": 0}]},
             "port_name": {"type": "string", "minLength": 1, "maxLength": 255},
-            "port_no": {"type": "integer", "minimum": 1, "maximum": 4294967040},
+            "port_no": {"type": "integer", "minimum": 1, "maximum": MAX_PORT_NO},
         },
         "required": ["datapath_id"],
         "oneOf": [{"required": ["port_name"]}, {"required": ["port_no"]}],

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 
-from .config import ConfigError, load
+from .config import SCHEMA, ConfigError, load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", help="YAML configuration file (default: safe built-in defaults)")
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("--config", required=True)
+    sub.add_parser("config-schema", help="print the configuration's JSON schema: every key, its default and meaning")
     args = ap.parse_args(argv)
+    if args.command == "config-schema":
+        print(json.dumps(SCHEMA, indent=2))
+        return 0
 
     os.environ.setdefault("OSKEN_HUB_TYPE", "native")
     try:

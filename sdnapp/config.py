@@ -1,19 +1,39 @@
 """The configuration file (YAML), validated at start.
 
-An unknown key or a bad value stops the start with a message naming the key.
-Every key has a safe default, so sdnapp also starts with no file at all.
+Its shape is SCHEMA, a JSON schema (draft 7) that says every key's type, limits, default and meaning
+(`sdnapp config-schema` prints it). `parse` checks a file against it, then checks what a schema cannot
+say well (rules across keys, datapath ids, link ends), then builds the dataclasses below: an unknown
+key or a bad value stops the start with a message naming the key. Every key has a safe default, so
+sdnapp also starts with no file at all.
+
+Adding a key: a field with its default in the dataclass of its section, and a line in its section of
+SCHEMA (the default is taken from the field). A new section: its dataclass, a field of Config, an
+entry in SCHEMA and a line in `parse`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import jsonschema
 import yaml
 
+from flows import vlan, vxlan
+from topology.switches import MAX_PORT_NO
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Who may call the API; rest.auth has one authenticator for each.
+AUTH_STRATEGIES = ("noauth", "token", "keystone")
+ISOLATION_DRIVERS = (vlan.DRIVER, vxlan.DRIVER)
 
 
 class ConfigError(Exception):
@@ -88,217 +108,312 @@ class Config:
     log_level: str = "INFO"
 
 
-def _section(raw: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
-    sec = raw.get(name, {})
-    if sec is None:
-        return {}
-    if not isinstance(sec, dict):
-        raise ConfigError(f"{name}: must be a mapping")
-    for k in sec:
-        if k not in allowed:
-            raise ConfigError(f"{name}.{k}: unknown key (known: {', '.join(sorted(allowed))})")
-    return sec
+# The schema ------------------------------------------------------------------------------------------
+# `errorMessage` (as ajv-errors has it) is the message of any error at or under its key, which is then
+# named as a whole: "isolation.vlan_range: must be [low, high] ..." rather than "...vlan_range[0]". As a
+# mapping it gives messages for this key's own keywords only: {"minItems": ...}.
+
+Schema = dict[str, Any]
 
 
-def _int(sec: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
-    v = sec.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-        raise ConfigError(f"{path}: must be an integer from {low} to {high}, got {v!r}")
-    return v
+def _int(low: int, high: int, description: str) -> Schema:
+    return {"type": "integer", "minimum": low, "maximum": high, "description": description,
+            "errorMessage": f"must be an integer from {low} to {high}"}
 
 
-def _str(sec: dict[str, Any], key: str, path: str, default: str | None) -> str | None:
-    v = sec.get(key, default)
-    if v is not None and (not isinstance(v, str) or not v):
-        raise ConfigError(f"{path}: must be a non-empty string, got {v!r}")
-    return v
+def _str(description: str, **more: Any) -> Schema:
+    return {"type": "string", "minLength": 1, "description": description, "errorMessage": "must be a non-empty string",
+            **more}
 
 
-def _host(v: str | None, path: str) -> str:
-    try:
-        return str(ipaddress.ip_address(v or ""))
-    except ValueError:
-        raise ConfigError(f"{path}: must be an IP address, got {v!r}") from None
+def _ip(description: str) -> Schema:
+    return {"type": "string", "format": "ip", "description": description,
+            "errorMessage": "must be an IP address"}
+
+
+def _bool(description: str) -> Schema:
+    return {"type": "boolean", "description": description}
+
+
+def _enum(names: Iterable[str], description: str) -> Schema:
+    *rest, last = names
+    return {"enum": [*rest, last], "description": description, "errorMessage": f"must be {', '.join(rest)} or {last}"}
+
+
+def _range(low: int, high: int, description: str) -> Schema:
+    # low <= high is checked after the schema (a schema cannot compare two items).
+    return {"type": "array", "items": {"type": "integer", "minimum": low, "maximum": high},
+            "minItems": 2, "maxItems": 2, "description": description,
+            "errorMessage": f"must be [low, high] with {low} <= low <= high <= {high}"}
+
+
+def _mapping(cls: type | None, description: str, properties: dict[str, Schema]) -> Schema:
+    """A mapping of known keys. With a dataclass: each key's default is its field's; a key whose
+    field has no default is required, and one whose default is None may be null (not set)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)} if cls else {}
+    for name, prop in properties.items():
+        default = defaults.get(name)
+        if default is None and name in defaults:
+            prop["type"] = [prop["type"], "null"]
+        elif default is not None and default is not dataclasses.MISSING:
+            prop.setdefault("default", json.loads(json.dumps(default)))  # tuples as lists
+    required = [k for k in properties if defaults.get(k) is dataclasses.MISSING]
+    return {"type": "object", "additionalProperties": False, **({"required": required} if required else {}),
+            "description": description, "properties": properties}
+
+
+def _section(defaults: type | None, description: str, properties: dict[str, Schema]) -> Schema:
+    """A top-level section; empty (null) is all defaults."""
+    return {**_mapping(defaults, description, properties), "type": ["object", "null"]}
+
+
+def _list(description: str, item: Schema) -> Schema:
+    """A list of mappings."""
+    keys = ", ".join(item["properties"])
+    return {"type": "array", "default": [], "description": description, "items": item,
+            "errorMessage": {"type": f"must be a list of {{{keys}}}"}}
+
+
+_LINK_END: Schema = {
+    "type": "string", "pattern": "^[^/]*/[^/]*$",
+    "description": "DATAPATH_ID/PORT: the switch's datapath id (16 hex digits, 0x-hex or decimal), "
+                   "then a port number or name.",
+    "errorMessage": "must be 'DATAPATH_ID/PORT' (port number or name)",
+}
+
+SCHEMA: Schema = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "sdnapp configuration",
+    "description": "The YAML file of `sdnapp run --config`. Every key is optional; relative paths are "
+                   "relative to the file's directory.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "api": _section(ApiConfig, "The REST API.", {
+            "host": _ip("IPv4 or IPv6 address it listens on; with auth.strategy noauth or keystone, a loopback "
+                        "address."),
+            "port": _int(1, 65535, "TCP port it listens on."),
+            "max_body_bytes": _int(1024, 16 << 20, "Largest request body accepted; a larger one gets 413."),
+            "threads": _int(1, 64, "Threads serving requests."),
+        }),
+        "openflow": _section(OpenFlowConfig, "Where switches connect.", {
+            "listen_host": _ip("IPv4 or IPv6 address it listens on: 0.0.0.0 (or an address) for switches on other "
+                               "machines."),
+            "ports": {"type": "array", "items": _int(1, 65535, "A TCP port."), "minItems": 1, "uniqueItems": True,
+                      "description": "TCP ports it listens on.",
+                      "errorMessage": {k: "must be a non-empty list of distinct ports"
+                                       for k in ("type", "minItems", "uniqueItems")}},
+        }),
+        "store": _section(StoreConfig, "The durable state.", {
+            "path": _str("SQLite database file."),
+        }),
+        "auth": _section(AuthConfig, "Who is calling.", {
+            "strategy": _enum(AUTH_STRATEGIES, "noauth: the X-Project-Id and X-Roles headers, trusted (loopback "
+                              "only); token: X-Auth-Token, one of auth.tokens_file's; keystone: behind Keystone's "
+                              "auth_token middleware, its X-Project-Id and X-Roles only with X-Identity-Status: "
+                              "Confirmed (loopback only)."),
+            "tokens_file": _str("YAML file of the tokens (required with token): {tokens: [{sha256: <hex of "
+                                "sha256(token)>, project_id: p, roles: [admin]}]}."),
+        }),
+        "isolation": _section(IsolationConfig, "How networks are kept apart.", {
+            "driver": _enum(ISOLATION_DRIVERS, "vlan: a VLAN id per network across a fabric of switches; "
+                            "vxlan: a VNI per network, in tunnels between hypervisors."),
+            "vlan_range": _range(vlan.VLAN_MIN, vlan.VLAN_MAX, "[low, high]: the VLAN ids given to networks (vlan)."),
+            "vni_range": _range(vxlan.VNI_MIN, vxlan.VNI_MAX, "[low, high]: the VNIs given to networks (vxlan)."),
+            "tunnel_port": _str("Name of each hypervisor's tunnel port (vxlan)."),
+            "manage_tunnel_port": _bool("Create or repair the tunnel port over OVSDB; false: the operator "
+                                        "makes it."),
+        }),
+        "switches": _list("Switches known before they connect.", _mapping(SwitchConfig, "A switch.", {
+            "datapath_id": {"type": ["string", "integer"], "description": "16 hex digits, 0x-hex or decimal.",
+                            "errorMessage": {"type": "must be 16 hex digits, 0x-prefixed hex or decimal"}},
+            "ovsdb": _str("Its OVSDB server, for VIF bindings from iface-id: unix:PATH, tcp:IP:PORT or ssl:IP:PORT.",
+                          pattern="^(unix|tcp|ssl):", errorMessage="must be unix:PATH, tcp:IP:PORT or ssl:IP:PORT"),
+            "bridge": _str("Its integration bridge."),
+            "tunnel_ip": {"type": "string", "format": "ipv4", "errorMessage": "must be an IPv4 address",
+                          "description": "Its VXLAN endpoint (required with isolation.driver vxlan)."},
+        })),
+        "topology": _section(TopologyConfig, "Switches and the links between them.", {
+            "discovery": _bool("LLDP link discovery; false where LLDP is filtered."),
+            "lldp_interval": {"type": "number", "minimum": 0.1, "maximum": 60,
+                              "description": "Seconds between probes; a link is dropped after 3.5 intervals unseen.",
+                              "errorMessage": "must be seconds from 0.1 to 60"},
+            "links": {"type": "array", "description": "The cabling, for fabrics where discovery cannot see it.",
+                      "items": {"type": "array", "items": _LINK_END, "minItems": 2, "maxItems": 2,
+                                "description": "A link: its two ends.",
+                                "errorMessage": {k: 'must be a pair ["DPID/PORT", "DPID/PORT"]'
+                                                 for k in ("type", "minItems", "maxItems")}},
+                      "errorMessage": {"type": "must be a list of [end, end] pairs"}},
+        }),
+        "logging": _section(None, "The log (on stderr).", {
+            "level": {**_enum(LOG_LEVELS, "Least severity logged."), "default": Config.log_level},
+        }),
+    },
+}
+
+# Integers are ints: JSON schema's "integer" would take 9696.0 too.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
+    ),
+)
+# Formats: "ipv4" as draft 7 has it; "ip", ours, is an IPv4 or IPv6 address as Python reads it (with
+# an IPv6 scope id, which draft 7's "ipv6" refuses).
+_FORMATS = jsonschema.FormatChecker(["ipv4"])
+_FORMATS.checks("ip", raises=ValueError)(lambda v: not isinstance(v, str) or bool(ipaddress.ip_address(v)))
+_VALIDATOR = _Validator(SCHEMA, format_checker=_FORMATS)
+_TYPES = {"object": "a mapping", "array": "a list", "string": "a string", "boolean": "true or false",
+          "integer": "an integer", "number": "a number"}
+
+
+def _where(path: Iterable[str | int]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _schema_error(e: jsonschema.ValidationError, raw: object) -> ConfigError:
+    """The message of an error the schema found, naming its key as `a.b[2].c`."""
+    path, node, value = list(e.absolute_path), SCHEMA, cast(Any, raw)
+    for depth in range(len(path) + 1):  # the outermost errorMessage over the error speaks for it
+        if isinstance(node.get("errorMessage"), str):
+            return ConfigError(f"{_where(path[:depth])}: {node['errorMessage']}, got {value!r}")
+        if depth < len(path):
+            key = path[depth]
+            node = node.get("items", {}) if isinstance(key, int) else node.get("properties", {}).get(key, {})
+            value = value[key]
+    where, schema, kind, wanted = _where(path), cast(Schema, e.schema), e.validator, cast(Any, e.validator_value)
+    if kind in schema.get("errorMessage", {}):
+        return ConfigError(f"{where}: {schema['errorMessage'][kind]}, got {value!r}")
+    if kind == "additionalProperties":
+        unknown = next(k for k in value if k not in schema["properties"])
+        known = ", ".join(sorted(schema["properties"]))
+        return ConfigError(f"{_where([*path, unknown])}: unknown {'key' if path else 'section'} (known: {known})")
+    if kind == "required":
+        return ConfigError(f"{where}.{next(k for k in wanted if k not in value)}: required")
+    if kind == "type" and not path:
+        return ConfigError("the configuration must be a mapping of sections")
+    if kind == "type" and "object" in wanted:
+        return ConfigError(f"{where}: must be a mapping")
+    if kind == "type":
+        types = [wanted] if isinstance(wanted, str) else wanted
+        return ConfigError(f"{where}: must be {' or '.join(_TYPES[t] for t in types if t != 'null')}, got {value!r}")
+    return ConfigError(f"{where}: {e.message}")
+
+
+# After the schema ------------------------------------------------------------------------------------
+
+T = TypeVar("T", bound="DataclassInstance")
+
+
+def _build(cls: type[T], values: dict[str, Any], **convert: Callable[[Any], Any]) -> T:
+    """A section's dataclass from its checked values, with some of them converted (absent: the default)."""
+    made = cls(**values)
+    return dataclasses.replace(made, **{k: f(getattr(made, k)) for k, f in convert.items()})
+
+
+def _ip_address(value: str) -> str:
+    return str(ipaddress.ip_address(value))
+
+
+def _low_high(key: str, value: Sequence[int]) -> tuple[int, int]:
+    if value[0] > value[1]:
+        message = SCHEMA["properties"]["isolation"]["properties"][key]["errorMessage"]
+        raise ConfigError(f"isolation.{key}: {message}, got {value!r}")
+    return value[0], value[1]
 
 
 def parse(raw: object, base_dir: str = ".") -> Config:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("the configuration must be a mapping of sections")
-    top = {"api", "openflow", "store", "auth", "isolation", "topology", "switches", "logging"}
-    for k in raw:
-        if k not in top:
-            raise ConfigError(f"{k}: unknown section (known: {', '.join(sorted(top))})")
+    raw = {} if raw is None else raw
+    error = next(_VALIDATOR.iter_errors(raw), None)
+    if error is not None:
+        raise _schema_error(error, raw)
+    assert isinstance(raw, dict)
+    sec: dict[str, Any] = {name: raw.get(name) or {} for name in SCHEMA["properties"]}
 
-    a = _section(raw, "api", {"host", "port", "max_body_bytes", "threads"})
-    api = ApiConfig(
-        host=_host(_str(a, "host", "api.host", ApiConfig.host), "api.host"),
-        port=_int(a, "port", "api.port", ApiConfig.port, 1, 65535),
-        max_body_bytes=_int(a, "max_body_bytes", "api.max_body_bytes", ApiConfig.max_body_bytes, 1024, 16 << 20),
-        threads=_int(a, "threads", "api.threads", ApiConfig.threads, 1, 64),
+    def rel(path: str | None) -> str | None:
+        return os.path.join(base_dir, path) if path else None
+
+    api = _build(ApiConfig, sec["api"], host=_ip_address)
+    auth = _build(AuthConfig, sec["auth"], tokens_file=rel)
+    _check_auth(auth, api.host)
+    isolation = _build(IsolationConfig, sec["isolation"], vlan_range=lambda v: _low_high("vlan_range", v),
+                       vni_range=lambda v: _low_high("vni_range", v))
+    return Config(
+        api=api,
+        openflow=_build(OpenFlowConfig, sec["openflow"], listen_host=_ip_address, ports=tuple),
+        store=_build(StoreConfig, sec["store"], path=rel),
+        auth=auth,
+        isolation=isolation,
+        switches=_switches(raw.get("switches", []), isolation.driver),
+        topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, links=_links),
+        log_level=sec["logging"].get("level", Config.log_level),
     )
 
-    o = _section(raw, "openflow", {"listen_host", "ports"})
-    ports = o.get("ports", list(OpenFlowConfig.ports))
-    if not isinstance(ports, list) or not ports or len(set(map(str, ports))) != len(ports):
-        raise ConfigError(f"openflow.ports: must be a non-empty list of distinct ports, got {ports!r}")
-    for i, p in enumerate(ports):
-        _int({"p": p}, "p", f"openflow.ports[{i}]", 0, 1, 65535)
-    of = OpenFlowConfig(
-        listen_host=_host(_str(o, "listen_host", "openflow.listen_host", OpenFlowConfig.listen_host),
-                          "openflow.listen_host"),
-        ports=tuple(ports),
-    )
 
-    s = _section(raw, "store", {"path"})
-    path = _str(s, "path", "store.path", StoreConfig.path)
-    assert path is not None
-    store = StoreConfig(path=os.path.join(base_dir, path))
-
-    au = _section(raw, "auth", {"strategy", "tokens_file"})
-    strategy = _str(au, "strategy", "auth.strategy", "noauth")
-    if strategy not in ("noauth", "token", "keystone"):
-        raise ConfigError(f"auth.strategy: must be noauth, token or keystone, got {strategy!r}")
-    tokens_file = _str(au, "tokens_file", "auth.tokens_file", None)
-    if strategy == "token" and tokens_file is None:
+def _check_auth(auth: AuthConfig, host: str) -> None:
+    if auth.strategy == "token" and auth.tokens_file is None:
         raise ConfigError("auth.tokens_file: required with auth.strategy token")
-    if strategy == "noauth" and not ipaddress.ip_address(api.host).is_loopback:
+    if auth.strategy == "noauth" and not ipaddress.ip_address(host).is_loopback:
         raise ConfigError(
             f"auth.strategy: noauth trusts any caller, so the API must listen on a loopback "
-            f"address, not {api.host} (use auth.strategy token or keystone)"
+            f"address, not {host} (use auth.strategy token or keystone)"
         )
-    if strategy == "keystone" and not ipaddress.ip_address(api.host).is_loopback:
+    if auth.strategy == "keystone" and not ipaddress.ip_address(host).is_loopback:
         # The identity headers are only as good as what sets them: Keystone's auth_token
         # middleware in a front end. Listening elsewhere would let clients set them.
         raise ConfigError(
             f"auth.strategy: keystone trusts the identity headers of its front end (Keystone's "
-            f"auth_token middleware), so the API must listen on a loopback address behind it, not {api.host}"
+            f"auth_token middleware), so the API must listen on a loopback address behind it, not {host}"
         )
-    auth = AuthConfig(strategy=strategy, tokens_file=os.path.join(base_dir, tokens_file) if tokens_file else None)
-
-    iso = _section(raw, "isolation", {"driver", "vlan_range", "vni_range", "tunnel_port", "manage_tunnel_port"})
-    driver = _str(iso, "driver", "isolation.driver", "vlan")
-    if driver not in ("vlan", "vxlan"):
-        raise ConfigError(f"isolation.driver: must be vlan or vxlan, got {driver!r}")
-    tunnel_port = _str(iso, "tunnel_port", "isolation.tunnel_port", IsolationConfig.tunnel_port)
-    manage = iso.get("manage_tunnel_port", True)
-    if not isinstance(manage, bool):
-        raise ConfigError(f"isolation.manage_tunnel_port: must be true or false, got {manage!r}")
-    assert driver is not None and tunnel_port is not None
-    isolation = IsolationConfig(
-        driver=driver,
-        vlan_range=_range(iso, "vlan_range", IsolationConfig.vlan_range, 1, 4094),
-        vni_range=_range(iso, "vni_range", IsolationConfig.vni_range, 1, (1 << 24) - 1),
-        tunnel_port=tunnel_port,
-        manage_tunnel_port=manage,
-    )
-    switches = _switches(raw.get("switches", []), driver)
-
-    topology = _topology(_section(raw, "topology", {"discovery", "lldp_interval", "links"}))
-
-    lg = _section(raw, "logging", {"level"})
-    level = _str(lg, "level", "logging.level", "INFO")
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"logging.level: must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
-    assert level is not None
-
-    return Config(
-        api=api, openflow=of, store=store, auth=auth, isolation=isolation, topology=topology,
-        switches=switches, log_level=level,
-    )
 
 
-def _range(sec: dict[str, Any], key: str, default: tuple[int, int], low: int, high: int) -> tuple[int, int]:
-    v = sec.get(key, list(default))
-    if (
-        not isinstance(v, list) or len(v) != 2
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in v)
-        or not low <= v[0] <= v[1] <= high
-    ):
-        raise ConfigError(f"isolation.{key}: must be [low, high] with {low} <= low <= high <= {high}, got {v!r}")
-    return v[0], v[1]
-
-
-def _switches(raw: object, driver: str) -> tuple[SwitchConfig, ...]:
+def _datapath_id(value: object, path: str) -> int:
     from .validate import datapath_id
 
-    if not isinstance(raw, list):
-        raise ConfigError("switches: must be a list of {datapath_id, ovsdb, bridge, tunnel_ip}")
+    try:
+        return datapath_id(value)
+    except Exception as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _switches(raw: list[dict[str, Any]], driver: str) -> tuple[SwitchConfig, ...]:
     out: list[SwitchConfig] = []
     seen: set[int] = set()
     for i, item in enumerate(raw):
         path = f"switches[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{path}: must be a mapping")
-        for k in item:
-            if k not in ("datapath_id", "ovsdb", "bridge", "tunnel_ip"):
-                raise ConfigError(f"{path}.{k}: unknown key (known: bridge, datapath_id, ovsdb, tunnel_ip)")
-        if "datapath_id" not in item:
-            raise ConfigError(f"{path}.datapath_id: required")
-        try:
-            dpid = datapath_id(item["datapath_id"])
-        except Exception as e:
-            raise ConfigError(f"{path}.datapath_id: {e}") from None
+        dpid = _datapath_id(item["datapath_id"], f"{path}.datapath_id")
         if dpid in seen:
             raise ConfigError(f"{path}.datapath_id: {dpid:016x} is listed twice")
         seen.add(dpid)
-        ovsdb = _str(item, "ovsdb", f"{path}.ovsdb", None)
-        if ovsdb is not None and not ovsdb.startswith(("unix:", "tcp:", "ssl:")):
-            raise ConfigError(f"{path}.ovsdb: must be unix:PATH, tcp:IP:PORT or ssl:IP:PORT, got {ovsdb!r}")
-        bridge = _str(item, "bridge", f"{path}.bridge", "br-int")
-        tunnel_ip = _str(item, "tunnel_ip", f"{path}.tunnel_ip", None)
-        if tunnel_ip is not None:
-            try:
-                tunnel_ip = str(ipaddress.IPv4Address(tunnel_ip))
-            except ValueError:
-                raise ConfigError(f"{path}.tunnel_ip: must be an IPv4 address, got {tunnel_ip!r}") from None
-        elif driver == "vxlan":
+        # tunnel_ip as written: the schema's ipv4 format (Python's IPv4Address) takes only the canonical form.
+        switch = SwitchConfig(**{**item, "datapath_id": dpid})
+        if driver == vxlan.DRIVER and switch.tunnel_ip is None:
             raise ConfigError(f"{path}.tunnel_ip: required with isolation.driver vxlan")
-        assert bridge is not None
-        out.append(SwitchConfig(dpid, ovsdb, bridge, tunnel_ip))
+        out.append(switch)
     ips = [s.tunnel_ip for s in out if s.tunnel_ip]
     if len(ips) != len(set(ips)):
         raise ConfigError("switches: two switches share one tunnel_ip")
     return tuple(out)
 
 
-def _link_end(value: object, path: str) -> tuple[int, int | str]:
-    from .validate import datapath_id
-
-    if not isinstance(value, str) or value.count("/") != 1:
-        raise ConfigError(f"{path}: must be 'DATAPATH_ID/PORT' (port number or name), got {value!r}")
+def _link_end(value: str, path: str) -> tuple[int, int | str]:
     dp, port = value.split("/")
-    try:
-        dpid = datapath_id(dp)
-    except Exception as e:
-        raise ConfigError(f"{path}: {e}") from None
+    dpid = _datapath_id(dp, path)
     if not port:
         raise ConfigError(f"{path}: the port is missing in {value!r}")
     if port.isdigit():
         n = int(port)
-        if not 1 <= n <= 0xFFFFFF00:
+        if not 1 <= n <= MAX_PORT_NO:
             raise ConfigError(f"{path}: port {n} is not a physical port number")
         return dpid, n
     return dpid, port
 
 
-def _topology(sec: dict[str, Any]) -> TopologyConfig:
-    discovery = sec.get("discovery", True)
-    if not isinstance(discovery, bool):
-        raise ConfigError(f"topology.discovery: must be true or false, got {discovery!r}")
-    interval = sec.get("lldp_interval", 1.0)
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.1 <= interval <= 60:
-        raise ConfigError(f"topology.lldp_interval: must be seconds from 0.1 to 60, got {interval!r}")
-    raw_links = sec.get("links", [])
-    if not isinstance(raw_links, list):
-        raise ConfigError("topology.links: must be a list of [end, end] pairs")
+def _links(raw: Iterable[list[str]]) -> tuple[tuple[tuple[int, int | str], tuple[int, int | str]], ...]:
     links = []
     seen: set[tuple[int, int | str]] = set()
-    for i, pair in enumerate(raw_links):
+    for i, pair in enumerate(raw):
         path = f"topology.links[{i}]"
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise ConfigError(f"{path}: must be a pair [\"DPID/PORT\", \"DPID/PORT\"], got {pair!r}")
         a, b = _link_end(pair[0], f"{path}[0]"), _link_end(pair[1], f"{path}[1]")
         if a[0] == b[0]:
             raise ConfigError(f"{path}: both ends are on switch {a[0]:016x}")
@@ -307,7 +422,7 @@ def _topology(sec: dict[str, Any]) -> TopologyConfig:
                 raise ConfigError(f"{path}: port {end[0]:016x}/{end[1]} is already in another link")
             seen.add(end)
         links.append((a, b))
-    return TopologyConfig(discovery=discovery, lldp_interval=float(interval), links=tuple(links))
+    return tuple(links)
 
 
 def read_yaml(path: str, what: str = "") -> object:

@@ -50,6 +50,7 @@ class Server:
         # Imported here so that `sdnapp --help` and config errors stay fast.
         from os_ken import cfg as oscfg
 
+        from flows import vxlan
         from flows.driver import Driver
         from flows.vlan import VlanDriver
         from flows.vxlan import VxlanDriver
@@ -80,7 +81,7 @@ class Server:
         pool = SegmentPool(c.isolation.driver, low, high)
         desired = DesiredState(self.store, self.topology, pool.type)
         self.channels = SwitchChannels()
-        driver: Driver = VxlanDriver() if c.isolation.driver == "vxlan" else VlanDriver()
+        driver: Driver = VxlanDriver() if c.isolation.driver == vxlan.DRIVER else VlanDriver()
         self.reconciler = Reconciler(
             desired, self.topology, self.status, self.channels,
             driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends,
@@ -94,7 +95,7 @@ class Server:
             if sw.ovsdb is None:
                 continue
             tunnel = None
-            if c.isolation.driver == "vxlan" and sw.tunnel_ip:
+            if c.isolation.driver == vxlan.DRIVER and sw.tunnel_ip:
                 tunnel = TunnelSpec(c.isolation.tunnel_port, sw.tunnel_ip, c.isolation.manage_tunnel_port)
             self.dbs[sw.datapath_id] = SwitchDb(sw, tunnel, binder.on_vifs)
         self.discovery = (

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from topology.switches import LinkInUse, Switch, Topology
+from topology.switches import MAX_PORT_NO, LinkInUse, Switch, Topology
 
 from . import errors, validate
 from .model import Binding, Caller, Network, Port, Vnic
@@ -335,8 +335,8 @@ class NetworkService:
             raise errors.BadRequest("give exactly one of port_no and port_name")
         if port_name is not None and (not port_name or len(port_name) > 255):
             raise errors.BadRequest("port_name must be 1 to 255 characters")
-        if port_no is not None and not 1 <= port_no <= 0xFFFFFF00:
-            raise errors.BadRequest("port_no must be a physical port number (1 to 4294967040)")
+        if port_no is not None and not 1 <= port_no <= MAX_PORT_NO:
+            raise errors.BadRequest(f"port_no must be a physical port number (1 to {MAX_PORT_NO})")
         # The binding keeps what was given (a port number changes when an
         # interface is re-added; its name does not). Where the switch has
         # reported the port, its other identity is known too, so a binding by

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import struct
 
+from .switches import MAX_PORT_NO
+
 ETH_TYPE = 0x88CC
 DST_MAC = bytes.fromhex("0180c200000e")
 SRC_MAC = bytes.fromhex("025d4e000001")  # locally administered: this application's own
@@ -70,7 +72,7 @@ def decode(key: bytes, frame: bytes) -> tuple[int, int] | None:
         port_no = int(port[1:].decode("ascii"), 10)
     except (UnicodeDecodeError, ValueError):
         return None
-    if not (0 <= dpid < 1 << 64 and 0 < port_no <= 0xFFFFFF00) or not desc.startswith(_PREFIX):
+    if not (0 <= dpid < 1 << 64 and 0 < port_no <= MAX_PORT_NO) or not desc.startswith(_PREFIX):
         return None
     if not hmac.compare_digest(desc[len(_PREFIX) :], _sign(key, dpid, port_no)):
         return None

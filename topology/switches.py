@@ -21,6 +21,9 @@ from .fabric import Fabric, Link, LinkEnd
 # A configured link end: a datapath id and a port number or name.
 PortRef = tuple[int, int | str]
 
+# The highest physical port number (OpenFlow 1.3's OFPP_MAX); the numbers above it are reserved ports.
+MAX_PORT_NO = 0xFFFFFF00
+
 
 @dataclass(frozen=True)
 class SwitchPort:

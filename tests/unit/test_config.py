@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
-from sdnapp.config import ApiConfig, Config, ConfigError, IsolationConfig, OpenFlowConfig, load, parse
+from sdnapp.cli import main
+from sdnapp.config import (
+    SCHEMA,
+    ApiConfig,
+    AuthConfig,
+    Config,
+    ConfigError,
+    IsolationConfig,
+    OpenFlowConfig,
+    StoreConfig,
+    SwitchConfig,
+    TopologyConfig,
+    load,
+    parse,
+)
 
 
 def test_no_file_and_an_empty_file_give_the_defaults(tmp_path: Path) -> None:
@@ -160,3 +180,178 @@ def test_a_yaml_file_with_an_unknown_key_names_it(tmp_path: Path) -> None:
     f.write_text("api:\n  hots: 127.0.0.1\n")
     with pytest.raises(ConfigError, match=r"^api\.hots: unknown key"):
         load(str(f))
+
+
+@pytest.mark.parametrize(
+    "raw, named",
+    [
+        ({"api": {"port": 9696.0}}, "api.port"),
+        ({"openflow": {"ports": [6653, "6633"]}}, "openflow.ports[1]"),
+        ({"store": {"path": None}}, "store.path"),
+        ({"isolation": {"vni_range": [0, 10]}}, "isolation.vni_range"),
+        ({"isolation": {"vni_range": [1, 1 << 24]}}, "isolation.vni_range"),
+        ({"isolation": {"vni_range": [10, 9]}}, "isolation.vni_range"),
+        ({"isolation": {"tunnel_port": ""}}, "isolation.tunnel_port"),
+        ({"isolation": {"tunnel_port": None}}, "isolation.tunnel_port"),
+        ({"isolation": {"manage_tunnel_port": "yes"}}, "isolation.manage_tunnel_port"),
+        ({"isolation": {"foo": 1}}, "isolation.foo"),
+        ({"switches": None}, "switches"),
+        ({"switches": {"datapath_id": 1}}, "switches"),
+        ({"switches": [1]}, "switches[0]"),
+        ({"switches": [{"ovsdb": "unix:/x"}]}, "switches[0].datapath_id"),
+        ({"switches": [{"datapath_id": 1, "host": "x"}]}, "switches[0].host"),
+        ({"switches": [{"datapath_id": 1}, {"datapath_id": "zz"}]}, "switches[1].datapath_id"),
+        ({"switches": [{"datapath_id": True}]}, "switches[0].datapath_id"),
+        ({"switches": [{"datapath_id": -1}]}, "switches[0].datapath_id"),
+        ({"switches": [{"datapath_id": 1}, {"datapath_id": "0x1"}]}, "switches[1].datapath_id"),
+        ({"switches": [{"datapath_id": 1, "ovsdb": "http://x"}]}, "switches[0].ovsdb"),
+        ({"switches": [{"datapath_id": 1, "bridge": ""}]}, "switches[0].bridge"),
+        ({"switches": [{"datapath_id": 1, "bridge": None}]}, "switches[0].bridge"),
+        ({"switches": [{"datapath_id": 1, "tunnel_ip": "::1"}]}, "switches[0].tunnel_ip"),
+        ({"switches": [{"datapath_id": 1, "tunnel_ip": "192.0.2.300"}]}, "switches[0].tunnel_ip"),
+        ({"isolation": {"driver": "vxlan"}, "switches": [{"datapath_id": 1}]}, "switches[0].tunnel_ip"),
+        (
+            {"switches": [{"datapath_id": 1, "tunnel_ip": "192.0.2.1"}, {"datapath_id": 2, "tunnel_ip": "192.0.2.1"}]},
+            "switches",
+        ),
+        ({"topology": {"discovery": "no"}}, "topology.discovery"),
+        ({"topology": {"lldp_interval": 0.05}}, "topology.lldp_interval"),
+        ({"topology": {"lldp_interval": True}}, "topology.lldp_interval"),
+        ({"topology": {"links": "1/1-2/1"}}, "topology.links"),
+        ({"topology": {"links": [["1/1"]]}}, "topology.links[0]"),
+        ({"topology": {"links": [["1/1", "2/1", "3/1"]]}}, "topology.links[0]"),
+        ({"topology": {"links": [["1/1", "2/1"], "3/1"]}}, "topology.links[1]"),
+        ({"topology": {"links": [["1/1", 2]]}}, "topology.links[0][1]"),
+        ({"topology": {"links": [["1/1", "2"]]}}, "topology.links[0][1]"),
+        ({"topology": {"links": [["1/1", "2/1/1"]]}}, "topology.links[0][1]"),
+        ({"topology": {"links": [["zz/1", "2/1"]]}}, "topology.links[0][0]"),
+        ({"topology": {"links": [["1/1", "2/"]]}}, "topology.links[0][1]"),
+        ({"topology": {"links": [["1/0", "2/1"]]}}, "topology.links[0][0]"),
+        ({"topology": {"links": [["1/4294967041", "2/1"]]}}, "topology.links[0][0]"),
+        ({"topology": {"links": [["1/1", "0x1/2"]]}}, "topology.links[0]"),
+        ({"topology": {"links": [["1/1", "2/1"], ["3/1", "0000000000000001/1"]]}}, "topology.links[1]"),
+    ],
+)
+def test_bad_switches_links_and_other_values_are_refused_naming_the_key(raw: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse(raw)
+    assert str(e.value).startswith(f"{named}:"), str(e.value)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"api": {"port": 70000}}, "api.port: must be an integer from 1 to 65535, got 70000"),
+        ({"isolation": {"vlan_range": [0, 100]}},
+         "isolation.vlan_range: must be [low, high] with 1 <= low <= high <= 4094, got [0, 100]"),
+        ({"isolation": {"foo": 1}},
+         "isolation.foo: unknown key (known: driver, manage_tunnel_port, tunnel_port, vlan_range, vni_range)"),
+        ({"metrics": {}},
+         "metrics: unknown section (known: api, auth, isolation, logging, openflow, store, switches, topology)"),
+        ({"auth": {"strategy": "kerberos"}}, "auth.strategy: must be noauth, token or keystone, got 'kerberos'"),
+        ({"api": []}, "api: must be a mapping"),
+        ({"topology": {"discovery": 1}}, "topology.discovery: must be true or false, got 1"),
+        ({"switches": [{"datapath_id": 1}, {"bridge": "br0"}]}, "switches[1].datapath_id: required"),
+        ({"topology": {"links": [["1/1", "2/x/y"]]}},
+         "topology.links[0][1]: must be 'DATAPATH_ID/PORT' (port number or name), got '2/x/y'"),
+    ],
+)
+def test_messages_name_the_key_as_a_path(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse(raw)
+    assert str(e.value) == message
+
+
+def test_switches_and_links_are_read() -> None:
+    cfg = parse(
+        {
+            "isolation": {"driver": "vxlan"},
+            "switches": [
+                {"datapath_id": "0000000000000a01", "ovsdb": "unix:/run/db.sock", "tunnel_ip": "192.0.2.11"},
+                {"datapath_id": 11, "bridge": "br0", "tunnel_ip": "192.0.2.12", "ovsdb": None},
+            ],
+            "topology": {"discovery": False, "lldp_interval": 2, "links": [["1/3", "0x2/eth1"]]},
+        }
+    )
+    assert cfg.switches == (
+        SwitchConfig(0xA01, "unix:/run/db.sock", "br-int", "192.0.2.11"),
+        SwitchConfig(11, None, "br0", "192.0.2.12"),
+    )
+    assert cfg.topology == TopologyConfig(discovery=False, lldp_interval=2.0, links=(((1, 3), (2, "eth1")),))
+    assert isinstance(cfg.topology.lldp_interval, float)
+
+
+def test_a_key_whose_default_is_none_may_be_null() -> None:
+    assert parse({"auth": {"tokens_file": None}}).auth == AuthConfig()
+    assert parse({"switches": [{"datapath_id": 1, "ovsdb": None, "tunnel_ip": None}]}).switches == (SwitchConfig(1),)
+
+
+def test_addresses_are_read_as_python_reads_them() -> None:
+    cfg = parse({"api": {"host": "0:0::1"}, "openflow": {"listen_host": "fe80::1%eth0"}})
+    assert (cfg.api.host, cfg.openflow.listen_host) == ("::1", "fe80::1%eth0")
+
+
+# The schema documents the configuration --------------------------------------------------------------
+
+SECTIONS: dict[str, type] = {
+    "api": ApiConfig, "openflow": OpenFlowConfig, "store": StoreConfig, "auth": AuthConfig,
+    "isolation": IsolationConfig, "topology": TopologyConfig,
+}
+
+
+def _keys(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, prop in schema.get("properties", {}).items():
+        yield f"{path}{name}", prop
+        yield from _keys(prop, f"{path}{name}.")
+        if "properties" in prop.get("items", {}):
+            yield from _keys(prop["items"], f"{path}{name}[].")
+
+
+def test_the_schema_is_a_draft_7_schema_with_every_key_described() -> None:
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    for path, prop in _keys(SCHEMA):
+        assert prop.get("description"), path
+
+
+def test_each_section_has_the_keys_of_its_dataclass_and_their_defaults() -> None:
+    sections = {**{name: SCHEMA["properties"][name] for name in SECTIONS},
+                "switches": SCHEMA["properties"]["switches"]["items"]}
+    for name, cls in {**SECTIONS, "switches": SwitchConfig}.items():
+        props = sections[name]["properties"]
+        assert set(props) == {f.name for f in dataclasses.fields(cls)}, name
+        for f in dataclasses.fields(cls):
+            if f.default not in (None, dataclasses.MISSING):
+                assert props[f.name]["default"] == json.loads(json.dumps(f.default)), (name, f.name)
+    assert SCHEMA["properties"]["logging"]["properties"]["level"]["default"] == Config().log_level
+
+
+def _readme_example() -> Any:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"^### Configuration.*?^```yaml\n(.*?)^```", readme, re.M | re.S)
+    assert found, "README.md has a Configuration section with a yaml block"
+    return yaml.safe_load(found.group(1))
+
+
+def _example_keys(value: Any, path: str = "") -> Iterator[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield f"{path}{k}"
+            yield from _example_keys(v, f"{path}{k}.")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield from _example_keys(item, f"{path[:-1]}[].")
+
+
+def test_the_readme_example_is_valid_and_shows_only_keys_of_the_schema() -> None:
+    example = _readme_example()
+    documented = {path for path, _ in _keys(SCHEMA)}
+    shown = set(_example_keys(example))
+    assert shown and shown <= documented, shown - documented
+    cfg = parse(example)
+    assert cfg.switches[0].tunnel_ip == "192.0.2.11" and len(cfg.topology.links) == 2
+
+
+def test_the_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config-schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == SCHEMA

@@ -18,10 +18,12 @@ from contextlib import contextmanager
 
 from .model import Binding, Network, Port, Vnic
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+# The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
+# old one reach the current version the same way. A change of schema is a new step at the end,
+# never an edit of an old one. Keep the SQL portable (no rowid, no SQLite-only functions).
+_STEPS: tuple[str, ...] = (
+    # 1: networks, ports, VNICs, attachments and bindings
+    """
 CREATE TABLE networks (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
@@ -61,7 +63,9 @@ CREATE TABLE bindings (
     UNIQUE (datapath_id, port_no),
     UNIQUE (datapath_id, port_name)
 );
-"""
+""",
+)
+SCHEMA_VERSION = len(_STEPS)
 
 
 class StoreError(Exception):
@@ -85,23 +89,30 @@ class Store:
             raise StoreError(f"cannot use {path} as the store: {e}") from None
 
     def _migrate(self) -> None:
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            self._db.execute("BEGIN IMMEDIATE")
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self._db.execute(stmt)
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self._db.execute("COMMIT")
-            return
-        if "meta" not in tables:
-            raise StoreError(f"{self.path} is a SQLite database but not an sdnapp store")
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None or row[0] != str(SCHEMA_VERSION):
+        """Bring the store to SCHEMA_VERSION, all missing steps in one transaction; refuse what is not ours."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', '0')")
+            elif "meta" not in tables:
+                raise StoreError(f"{self.path} is a SQLite database but not an sdnapp store")
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             found = row[0] if row else "none"
-            raise StoreError(
-                f"{self.path} has schema version {found}; this sdnapp needs {SCHEMA_VERSION}"
-            )
+            if not found.isdigit() or not 0 <= int(found) <= SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {found}; this sdnapp knows versions up to {SCHEMA_VERSION}"
+                )
+            for version in range(int(found) + 1, SCHEMA_VERSION + 1):
+                for stmt in _STEPS[version - 1].split(";"):
+                    if stmt.strip():
+                        self._db.execute(stmt)
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

@@ -248,6 +248,34 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         Store(str(path))
 
 
+def test_an_older_store_is_upgraded_in_one_transaction_keeping_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sdnapp import store as store_module
+
+    path = str(tmp_path / "older.db")
+    first = Store(path)
+    kept = NetworkService(first, SegmentPool("vlan", 100, 3999), Topology(), StatusBook()).create_network(TENANT)
+    first.close()
+    steps = store_module._STEPS
+    # A next version whose second statement fails: nothing of it may stay.
+    monkeypatch.setattr(store_module, "_STEPS", (*steps, "ALTER TABLE networks ADD COLUMN extra TEXT; BOGUS"))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(steps) + 1)
+    with pytest.raises(StoreError):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta").fetchone() == (str(len(steps)),)
+    assert "extra" not in {r[1] for r in db.execute("PRAGMA table_info(networks)")}
+    db.close()
+
+    monkeypatch.setattr(store_module, "_STEPS", (*steps, "ALTER TABLE networks ADD COLUMN extra TEXT"))
+    upgraded = Store(path)
+    with upgraded.read() as tx:
+        assert tx.network(kept.id) == kept
+        assert tx.db.execute("SELECT value FROM meta").fetchone() == (str(len(steps) + 1),)
+    upgraded.close()
+
+
 def test_a_store_without_a_schema_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nover.db"
     Store(str(path)).close()

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from flows.pipeline import base_flows
+from flows.sim import FakeSwitch, Packet
 from flows.state import Member
 from flows.vlan import segment_flows
-from tests.ofsim import FakeSwitch, Packet
 from topology.fabric import Fabric, Link, LinkEnd
 
 PortKey = tuple[int, int]  # (datapath id, port number)

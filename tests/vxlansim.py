@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 
 from flows.driver import Context, TunnelEnd
 from flows.pipeline import base_flows
+from flows.sim import FakeSwitch, Packet
 from flows.state import Member
 from flows.vxlan import VNI_MAX, VxlanDriver
 from tests.fabricsim import Delivery, ForwardingLoop
-from tests.ofsim import FakeSwitch, Packet
 from topology.fabric import Fabric
 
 __all__ = ["Crossing", "Delivery", "ForwardingLoop", "Hypervisor", "Lost", "VxlanSim"]

@@ -34,9 +34,9 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from flows.diff import FlowDiff
 from flows.model import Action, Flow, Output, PopVlan, PushVlan, SetField
+from flows.sim import FakeSwitch
 from sdnapp.ofapp import SwitchChannels
 from tests import ofwire
-from tests.ofsim import FakeSwitch
 from topology.switches import SwitchPort
 
 DiffKind = Literal["add", "modify", "delete"]

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from flows.diff import FlowDiff, diff
 from flows.model import Flow, Opaque, Output, match
 from flows.pipeline import PRIO_FLOOD, base_flows, cookie_for
+from flows.sim import FakeSwitch
 from flows.state import Member
 from flows.vlan import segment_flows
-from tests.ofsim import FakeSwitch
 
 DPID = 0x1
 PORTS = list(range(1, 9))

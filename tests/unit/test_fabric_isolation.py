@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from flows.model import Flow, Output, match
 from flows.pipeline import partition_of
+from flows.sim import Packet
 from flows.state import Member
 from flows.vlan import VLAN_MAX, VLAN_MIN, segment_switches
 from tests.fabricsim import (
@@ -31,7 +32,6 @@ from tests.fabricsim import (
     ring,
     wire,
 )
-from tests.ofsim import Packet
 from topology.fabric import Link
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flows.pipeline import base_flows
+from flows.sim import FakeSwitch, Packet
 from flows.state import Member
 from flows.vlan import segment_flows
-from tests.ofsim import FakeSwitch, Packet
 
 DPID = 1
 A = Member("pa", "va", "02:00:00:00:00:0a", DPID, 1, "10.0.0.2")

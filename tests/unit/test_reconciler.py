@@ -21,7 +21,16 @@ import pytest
 from flows import vlan
 from flows.diff import diff
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
-from flows.pipeline import CONTROLLER_METER, COOKIE_MARK, PRIO_ACCESS, TABLE_INGRESS, base_flows, cookie_for
+from flows.pipeline import (
+    CONTROLLER_METER,
+    COOKIE_MARK,
+    COOKIE_MARK_MASK,
+    PRIO_ACCESS,
+    TABLE_INGRESS,
+    base_flows,
+    cookie_for,
+)
+from flows.sim import FakeSwitch, Packet
 from sdnapp import ofapp
 from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
@@ -29,7 +38,6 @@ from sdnapp.reconciler import Reconciler, SwitchGone, Work
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import ACTIVE, DOWN, ERROR, StatusBook
 from sdnapp.store import Store
-from tests.ofsim import FakeSwitch, Packet, is_ours
 from tests.unit.fakechannel import FakeChannel, Message
 from topology.switches import Topology
 
@@ -136,6 +144,11 @@ def w(tmp_path: Path) -> Iterator[World]:
     yield world
     world.rec.stop()
     world.store.close()
+
+
+def is_ours(cookie: int) -> bool:
+    """Whether a flow carries this application's cookie mark (what its flow stats request asks for)."""
+    return cookie & COOKIE_MARK_MASK == COOKIE_MARK
 
 
 def ours(sw: FakeSwitch) -> set[Flow]:

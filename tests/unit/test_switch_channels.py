@@ -25,11 +25,11 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from flows.diff import FlowDiff
 from flows.model import Flow, Output, match
 from flows.pipeline import CONTROLLER_METER, base_flows, cookie_for, partition_of
+from flows.sim import FakeSwitch
 from sdnapp import ofapp
 from sdnapp.ofapp import SdnApp, SwitchChannels
 from sdnapp.reconciler import SwitchGone
 from tests import ofwire
-from tests.ofsim import FakeSwitch
 from tests.unit.fakechannel import REPLY_TYPES, EventThread, FakeDatapath, Received, stats_entry, to_channels
 from topology.switches import SwitchPort
 

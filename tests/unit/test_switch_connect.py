@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.sim import FakeSwitch
 from sdnapp.reconciler import SwitchGone, Work
 from sdnapp.status import ACTIVE, DOWN
-from tests.ofsim import FakeSwitch
 from topology.switches import SwitchPort, Topology
 
 from .test_reconciler import DPID, MAC_A1, MAC_A2, MAC_A3, World, make_world

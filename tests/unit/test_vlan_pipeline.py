@@ -21,9 +21,9 @@ from flows.model import (
     match,
 )
 from flows.pipeline import base_flows
+from flows.sim import OFPP_IN_PORT, FakeSwitch, Packet
 from flows.state import Member
 from flows.vlan import VLAN_MAX, VLAN_MIN, segment_flows
-from tests.ofsim import OFPP_IN_PORT, FakeSwitch, Packet
 
 DPID = 0x1
 BROADCAST = "ff:ff:ff:ff:ff:ff"

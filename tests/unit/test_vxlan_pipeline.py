@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from flows.driver import Context, TunnelEnd
 from flows.model import Flow, Output, SetField, match
 from flows.pipeline import base_flows, partition_of
+from flows.sim import OFPP_IN_PORT, FakeSwitch, Packet
 from flows.state import Member
 from flows.vxlan import VNI_MAX, VNI_MIN, VxlanDriver
 from tests.fabricsim import counts
-from tests.ofsim import OFPP_IN_PORT, FakeSwitch, Packet
 from tests.vxlansim import Crossing, ForwardingLoop, Hypervisor, Lost, VxlanSim
 from topology.fabric import Fabric
 

@@ -1,4 +1,7 @@
-"""A small OpenFlow 1.3 table simulator over `flows.model` values.
+"""A small OpenFlow 1.3 table simulator over `flows.model` values. Pure.
+
+The tests prove isolation with it; it is product code so that a trace of "what
+these flows do to this frame" has one implementation (DESIGN.md).
 
 Enough of the spec to run frames through the tables this application compiles
 and see where they come out: multi-table lookup, priorities, the match fields
@@ -18,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from flows.diff import FlowDiff
-from flows.model import (
+from .diff import FlowDiff
+from .model import (
     OFPP_CONTROLLER,
     OFPVID_NONE,
     OFPVID_PRESENT,
@@ -32,7 +35,6 @@ from flows.model import (
     PushVlan,
     SetField,
 )
-from flows.pipeline import COOKIE_MARK, COOKIE_MARK_MASK
 
 FlowModKind = Literal["add", "modify", "delete"]
 OFPP_IN_PORT = 0xFFFFFFF8  # never in the pipeline; the simulator knows it so tests can show it would loop
@@ -49,11 +51,6 @@ _KNOWN_FIELDS = (
     | _MAC_FIELDS | _IPV4_FIELDS
 )
 TUNNEL_ID_MAX = (1 << 64) - 1
-
-
-def is_ours(cookie: int) -> bool:
-    """Whether a flow carries this application's cookie mark (what its flow stats request asks for)."""
-    return cookie & COOKIE_MARK_MASK == COOKIE_MARK
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class SwitchConfig:
 class TopologyConfig:
     discovery: bool = True
     lldp_interval: float = 1.0
+    hold_time: float = 30.0
     # Each link: two ends, each (datapath id, port number or name).
     links: tuple[tuple[tuple[int, int | str], tuple[int, int | str]], ...] = ()
 
@@ -238,6 +239,11 @@ SCHEMA: Schema = {
             "lldp_interval": {"type": "number", "minimum": 0.1, "maximum": 60,
                               "description": "Seconds between probes; a link is dropped after 3.5 intervals unseen.",
                               "errorMessage": "must be seconds from 0.1 to 60"},
+            "hold_time": {"type": "number", "minimum": 0, "maximum": 3600,
+                          "description": "Seconds a switch that disconnected (or that sdnapp remembers from before "
+                                         "a restart) stays in the fabric with its links, so the other switches keep "
+                                         "forwarding through it; a link whose port goes down is dropped at once.",
+                          "errorMessage": "must be seconds from 0 to 3600"},
             "links": {"type": "array", "description": "The cabling, for fabrics where discovery cannot see it.",
                       "items": {"type": "array", "items": _LINK_END, "minItems": 2, "maxItems": 2,
                                 "description": "A link: its two ends.",
@@ -345,7 +351,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         auth=auth,
         isolation=isolation,
         switches=_switches(raw.get("switches", []), isolation.driver),
-        topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, links=_links),
+        topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, hold_time=float, links=_links),
         log_level=sec["logging"].get("level", Config.log_level),
     )
 

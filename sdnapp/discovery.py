@@ -1,7 +1,8 @@
 """Link discovery: LLDP out of every switch port, links from what comes back in.
 
 A thread sends the frames every `interval` seconds and forgets links not seen
-for `timeout` seconds; packet-ins of LLDP arrive from the os-ken event thread.
+for `timeout` seconds while both their switches are connected; packet-ins of
+LLDP arrive from the os-ken event thread.
 Whenever the links in use change, the reconciler recomputes the fabric.
 """
 
@@ -57,7 +58,7 @@ class Discovery:
         while not self._stop.wait(self.interval):
             try:
                 self.probe_all()
-                gone = self.topology.expire_links(time.monotonic() - self.timeout)
+                gone = self.topology.expire_links(time.monotonic(), self.timeout)
                 for link in gone:
                     LOG.warning("link %s lost (no LLDP for %.1fs)", link, self.timeout)
                 if gone:

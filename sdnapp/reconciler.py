@@ -131,7 +131,7 @@ class Reconciler:
 
     def on_switch_down(self, dpid: int) -> None:
         """A switch disconnected: what it holds is unknown from now on, and its ports are not ACTIVE."""
-        self.topology.switch_disconnected(dpid)
+        self.topology.switch_disconnected(dpid, time.monotonic())
         with self._cond:
             self._pending.pop(dpid, None)
             self._installed.pop(dpid, None)
@@ -240,7 +240,7 @@ class Reconciler:
         if full:
             self.topology.begin_port_snapshot(dpid)
             ports = self.channel.port_desc(dpid)
-            if not self.topology.switch_connected(dpid, ports):
+            if not self.topology.switch_connected(dpid, ports, time.monotonic()):
                 raise SwitchGone(f"{dpid:016x} disconnected while its ports were read")
             metered = self.lldp and self.channel.ensure_controller_meter(
                 dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST

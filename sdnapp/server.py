@@ -64,6 +64,7 @@ class Server:
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
         from .reconciler import Reconciler
+        from .remembered import RememberedTopology
         from .service import NetworkService, SegmentPool
         from .status import StatusBook
         from .store import Store
@@ -73,7 +74,7 @@ class Server:
         c = self.config
         auth: Authenticator = authenticator_for(c.auth)
         self.store = Store(c.store.path)
-        self.topology = Topology(list(c.topology.links))
+        self.topology = Topology(list(c.topology.links), hold_time=c.topology.hold_time)
         for sw in c.switches:
             self.topology.expect(sw.datapath_id)
         self.status = StatusBook()
@@ -106,6 +107,8 @@ class Server:
             if c.topology.discovery
             else None
         )
+        self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
+        self.remembered.restore()
         self.api = Api(
             self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report
         )
@@ -180,6 +183,7 @@ class Server:
         contexts["sdnapp_channels"] = self.channels
         contexts["sdnapp_discovery"] = self.discovery
         self.reconciler.start()
+        self.remembered.start()
         if self.discovery is not None:
             self.discovery.start()
         for db in self.dbs.values():
@@ -212,6 +216,7 @@ class Server:
         for db in self.dbs.values():
             db.stop()
         self.reconciler.stop()
+        self.remembered.stop()
         # The switches keep their flows (fail-mode secure): stopping never
         # touches them. Closing the store after the API stops means no write
         # is cut in half.

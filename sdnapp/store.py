@@ -16,6 +16,9 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from topology.fabric import Link, LinkEnd
+from topology.switches import SwitchPort
+
 from .model import Binding, Network, Port, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
@@ -62,6 +65,24 @@ CREATE TABLE bindings (
     source TEXT NOT NULL CHECK (source IN ('api', 'switch')),
     UNIQUE (datapath_id, port_no),
     UNIQUE (datapath_id, port_name)
+);
+""",
+    # 2: the topology as last seen (the switches' ports, the discovered links), so that a restarted
+    # controller starts from the fabric it knew instead of forgetting it until discovery is done
+    """
+CREATE TABLE switch_ports (
+    datapath_id TEXT NOT NULL,
+    port_no INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    up INTEGER NOT NULL,
+    PRIMARY KEY (datapath_id, port_no)
+);
+CREATE TABLE links (
+    a_datapath_id TEXT NOT NULL,
+    a_port_no INTEGER NOT NULL,
+    b_datapath_id TEXT NOT NULL,
+    b_port_no INTEGER NOT NULL,
+    PRIMARY KEY (a_datapath_id, a_port_no, b_datapath_id, b_port_no)
 );
 """,
 )
@@ -394,3 +415,30 @@ class Txn:
     def segments(self, segment_type: str) -> list[int]:
         rows = self.db.execute("SELECT segment_id FROM networks WHERE segment_type = ?", (segment_type,))
         return [int(r[0]) for r in rows]
+
+    # the topology as last seen
+    def remembered_switches(self) -> dict[int, list[SwitchPort]]:
+        out: dict[int, list[SwitchPort]] = {}
+        rows = self.db.execute("SELECT datapath_id, port_no, name, up FROM switch_ports ORDER BY datapath_id, port_no")
+        for dpid, port_no, name, up in rows:
+            out.setdefault(int(dpid, 16), []).append(SwitchPort(int(port_no), str(name), bool(up)))
+        return out
+
+    def remembered_links(self) -> list[Link]:
+        rows = self.db.execute("SELECT a_datapath_id, a_port_no, b_datapath_id, b_port_no FROM links")
+        return [Link.of(LinkEnd(int(a, 16), int(ap)), LinkEnd(int(b, 16), int(bp))) for a, ap, b, bp in rows]
+
+    def remember_ports(self, dpid: int, ports: Iterable[SwitchPort]) -> None:
+        key = f"{dpid:016x}"
+        self.db.execute("DELETE FROM switch_ports WHERE datapath_id = ?", (key,))
+        self.db.executemany(
+            "INSERT INTO switch_ports (datapath_id, port_no, name, up) VALUES (?, ?, ?, ?)",
+            [(key, p.port_no, p.name, int(p.up)) for p in ports],
+        )
+
+    def remember_links(self, links: Iterable[Link]) -> None:
+        self.db.execute("DELETE FROM links")
+        self.db.executemany(
+            "INSERT INTO links (a_datapath_id, a_port_no, b_datapath_id, b_port_no) VALUES (?, ?, ?, ?)",
+            [(f"{lk.a.datapath_id:016x}", lk.a.port_no, f"{lk.b.datapath_id:016x}", lk.b.port_no) for lk in links],
+        )

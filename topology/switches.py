@@ -4,10 +4,20 @@ Mutated by the OpenFlow glue as switches connect, report port changes and pass
 on LLDP; read by the service and the reconciler. A lock keeps readers from
 seeing a half-made change; nothing here does I/O.
 
-A link is in use when both its switches are connected and both its ports are
-up, and it is either discovered (LLDP seen recently) or configured. A
-configured link that discovery contradicts (LLDP shows another peer on one of
-its ports) is reported and not used.
+A link is in use when both its switches are in the fabric and both its ports
+are up, and it is either discovered (by LLDP) or configured. A configured link
+that discovery contradicts (LLDP shows another peer on one of its ports) is
+reported and not used.
+
+A switch that disconnects is held in the fabric, with its last known ports and
+links, for `hold_time` seconds: a switch whose controller connection drops keeps
+forwarding on its flows (fail-mode secure), so the other switches keep sending
+through it rather than flap their flows, and it comes back to the same fabric.
+A switch remembered from before a restart of the controller is held the same
+way until it reconnects. A link is dropped at once when a port status says
+either end is down, and a discovered link when LLDP has not seen it for the
+expiry time while both its switches were connected (a switch's links cannot be
+probed while it is away).
 """
 
 from __future__ import annotations
@@ -53,12 +63,26 @@ class LinkInUse:
     source: str  # "discovered", "configured" or "both"
 
 
+@dataclass(frozen=True)
+class TopologyChanges:
+    """What changed since the last time it was asked, for the store that remembers the topology."""
+
+    ports: dict[int, list[SwitchPort]]  # switches whose port list changed: their ports now
+    links: list[Link] | None  # every discovered link, if any was found or dropped
+
+
 class Topology:
-    def __init__(self, configured_links: list[tuple[PortRef, PortRef]] | None = None) -> None:
+    def __init__(self, configured_links: list[tuple[PortRef, PortRef]] | None = None, hold_time: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._switches: dict[int, Switch] = {}
         self._configured = list(configured_links or [])
+        self.hold_time = hold_time
+        # Discovered links -> when LLDP last saw them (or when they were remembered).
         self._discovered: dict[Link, float] = {}
+        self._connected_since: dict[int, float] = {}
+        self._held: dict[int, float] = {}  # disconnected switches still in the fabric -> until when
+        self._dirty_ports: set[int] = set()
+        self._links_dirty = False
         self._fabric: Fabric | None = None
         self._fabric_key: object = None
         self._handed_out: object = None
@@ -79,6 +103,17 @@ class Topology:
         with self._lock:
             return sorted(d for d, s in self._switches.items() if s.connected)
 
+    def restore(self, switches: dict[int, list[SwitchPort]], links: list[Link], now: float) -> None:
+        """What the store remembers from before a restart: switches held with their last known ports
+        until they reconnect (or `hold_time` passes), and the links discovered between them."""
+        with self._lock:
+            for dpid, ports in switches.items():
+                if dpid not in self._switches or not self._switches[dpid].connected:
+                    self._switches[dpid] = Switch(dpid, False, {p.port_no: p for p in ports})
+                    self._held[dpid] = now + self.hold_time
+            for lk in links:
+                self._discovered.setdefault(lk, now)
+
     def expect(self, dpid: int) -> None:
         """A switch the configuration names: listed (disconnected) before it ever connects."""
         with self._lock:
@@ -95,7 +130,7 @@ class Topology:
         with self._lock:
             self._port_events[dpid] = []
 
-    def switch_connected(self, dpid: int, ports: list[SwitchPort]) -> bool:
+    def switch_connected(self, dpid: int, ports: list[SwitchPort], now: float = 0.0) -> bool:
         """Install the port list asked for since `begin_port_snapshot`, with the events that came meanwhile.
 
         False (and nothing changes) if the switch disconnected since it was asked:
@@ -110,16 +145,36 @@ class Topology:
             by_no = {p.port_no: p for p in ports}
             for port, deleted in events:
                 _apply_port_event(by_no, port, deleted)
+            old = self._switches.get(dpid)
             self._switches[dpid] = Switch(dpid, True, by_no)
+            self._connected_since[dpid] = now
+            self._held.pop(dpid, None)
+            if old is None or old.ports != by_no:
+                self._dirty_ports.add(dpid)
             return True
 
-    def switch_disconnected(self, dpid: int) -> None:
+    def switch_disconnected(self, dpid: int, now: float = 0.0) -> None:
+        """The switch's connection is gone; it stays in the fabric for `hold_time` seconds from `now`."""
         with self._lock:
             if dpid in self._port_events:
                 self._port_events[dpid] = None
             s = self._switches.get(dpid)
-            if s is not None:
+            if s is not None and s.connected:
                 self._switches[dpid] = replace(s, connected=False)
+                if self.hold_time > 0:
+                    self._held[dpid] = now + self.hold_time
+
+    def release_held(self, now: float) -> list[int]:
+        """Take out of the fabric the disconnected switches held past their time, and their discovered links."""
+        with self._lock:
+            gone = sorted(d for d, until in self._held.items() if until < now)
+            for dpid in gone:
+                del self._held[dpid]
+            dropped = [lk for lk in self._discovered if {lk.a.datapath_id, lk.b.datapath_id} & set(gone)]
+            for lk in dropped:
+                del self._discovered[lk]
+            self._links_dirty |= bool(dropped)
+            return gone
 
     def port_changed(self, dpid: int, port: SwitchPort, deleted: bool = False) -> None:
         with self._lock:
@@ -132,6 +187,7 @@ class Topology:
             ports = dict(s.ports)
             _apply_port_event(ports, port, deleted)
             self._switches[dpid] = replace(s, ports=ports)
+            self._dirty_ports.add(dpid)
 
     # links ------------------------------------------------------------------
     def link_seen(self, src: LinkEnd, dst: LinkEnd, now: float) -> bool:
@@ -143,16 +199,39 @@ class Topology:
             if new:
                 for old in [lk for lk in self._discovered if {lk.a, lk.b} & {link.a, link.b}]:
                     del self._discovered[old]
+                self._links_dirty = True
             self._discovered[link] = now
             return new
 
-    def expire_links(self, older_than: float) -> list[Link]:
-        """Forget discovered links not seen since `older_than`; returns them."""
+    def expire_links(self, now: float, timeout: float) -> list[Link]:
+        """Forget discovered links LLDP has not seen for `timeout` seconds while both their switches
+        were connected (a reconnected switch's links get a full `timeout` again); returns them."""
         with self._lock:
-            gone = [lk for lk, seen in self._discovered.items() if seen < older_than]
+            gone = []
+            for lk, seen in self._discovered.items():
+                ends = (lk.a.datapath_id, lk.b.datapath_id)
+                if not all(d in self._switches and self._switches[d].connected for d in ends):
+                    continue
+                if now - max(seen, *(self._connected_since.get(d, 0.0) for d in ends)) > timeout:
+                    gone.append(lk)
             for lk in gone:
                 del self._discovered[lk]
+            self._links_dirty |= bool(gone)
             return gone
+
+    def take_changes(self) -> TopologyChanges | None:
+        """The port lists and links changed since the last call (None if nothing did)."""
+        with self._lock:
+            if not self._dirty_ports and not self._links_dirty:
+                return None
+            ports = {
+                d: sorted(self._switches[d].ports.values(), key=lambda p: p.port_no)
+                for d in self._dirty_ports if d in self._switches
+            }
+            links = sorted(self._discovered) if self._links_dirty else None
+            self._dirty_ports.clear()
+            self._links_dirty = False
+            return TopologyChanges(ports, links)
 
     def _resolve_ref(self, ref: PortRef) -> LinkEnd | None:
         dpid, port = ref
@@ -179,10 +258,14 @@ class Topology:
             used.append(link)
         return used, problems
 
+    def _in_fabric(self, dpid: int) -> bool:
+        s = self._switches.get(dpid)
+        return s is not None and (s.connected or dpid in self._held)
+
     def _usable(self, link: Link) -> bool:
         for end in (link.a, link.b):
             s = self._switches.get(end.datapath_id)
-            if s is None or not s.connected:
+            if s is None or not self._in_fabric(end.datapath_id):
                 return False
             p = s.ports.get(end.port_no)
             if p is None or not p.up:
@@ -211,9 +294,10 @@ class Topology:
             return self._configured_links()[1]
 
     def fabric(self) -> Fabric:
-        """The connected switches and the links in use, with tree and paths (cached until they change)."""
+        """The switches in the fabric (connected, or held) and the links in use, with tree and paths
+        (cached until they change)."""
         with self._lock:
-            switches = tuple(sorted(d for d, s in self._switches.items() if s.connected))
+            switches = tuple(sorted(d for d in self._switches if self._in_fabric(d)))
             links = tuple(u.link for u in self._links_in_use())
             key = (switches, links)
             if self._fabric is None or key != self._fabric_key:

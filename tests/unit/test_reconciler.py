@@ -120,9 +120,11 @@ class World:
         return flows
 
 
-def make_world(path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False) -> World:
+def make_world(
+    path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False, hold_time: float = 0.0
+) -> World:
     store = Store(path)
-    topo = Topology()
+    topo = Topology(hold_time=hold_time)
     status = StatusBook()
     desired = DesiredState(store, topo, POOL.type)
     channel = FakeChannel(*switches, threaded=threaded)

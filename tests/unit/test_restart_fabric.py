@@ -1,0 +1,81 @@
+"""A restarted controller on a fabric starts from the topology it remembers (issue 17).
+
+Two switches joined by a discovered link, a network with a VNIC on each. The controller
+restarts; the first switch reconnects while the other has not yet: its job must find
+nothing to change (before, it dropped the link's flows until LLDP found the link again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows.sim import FakeSwitch
+from sdnapp.reconciler import Work
+from sdnapp.remembered import RememberedTopology
+from sdnapp.status import ACTIVE
+from topology.fabric import LinkEnd
+from topology.switches import SwitchPort
+
+from .test_reconciler import ADMIN, MAC_A1, MAC_A2, World, make_world, out_ports
+
+PORTS = tuple(range(1, 9))
+TRUNK = 8  # each switch's port 8 is the link
+HOLD = 30.0
+
+
+def _fabric(path: Path) -> World:
+    w = make_world(str(path), FakeSwitch(1, PORTS), FakeSwitch(2, PORTS), hold_time=HOLD)
+    for dpid in (1, 2):
+        w.full(dpid)
+    w.topo.link_seen(LinkEnd(1, TRUNK), LinkEnd(2, TRUNK), now=0.0)
+    net = w.network()
+    w.attach(net, MAC_A1, 1, dpid=1)
+    w.attach(net, MAC_A2, 1, dpid=2)
+    for dpid in (1, 2):
+        w.run(Work(every=True), dpid)
+    assert out_ports(w.channel.switches[1], 1, MAC_A1, MAC_A2) == [TRUNK]
+    RememberedTopology(w.store, w.topo, lambda: None).tick()
+    return w
+
+
+def _restarted(w: World) -> World:
+    w.store.close()
+    again = make_world(w.path, *w.channel.switches.values(), hold_time=HOLD)
+    RememberedTopology(again.store, again.topo, lambda: None).restore()
+    return again
+
+
+def test_the_first_switch_back_finds_nothing_to_change(tmp_path: Path) -> None:
+    w2 = _restarted(_fabric(tmp_path / "s.db"))
+    try:
+        assert w2.full(1) == []  # switch 2 has not reconnected yet
+        assert w2.full(2) == []
+        assert [w2.svc.port_status(p) for p in w2.svc.list_ports(ADMIN)] == [ACTIVE, ACTIVE]
+        assert out_ports(w2.channel.switches[1], 1, MAC_A1, MAC_A2) == [TRUNK]
+    finally:
+        w2.store.close()
+
+
+def test_a_link_that_went_down_while_away_is_routed_around_at_once(tmp_path: Path) -> None:
+    w2 = _restarted(_fabric(tmp_path / "s.db"))
+    w2.channel.set_port(2, TRUNK, up=False)  # while the controller was away
+    try:
+        assert w2.full(1) == []  # as remembered: switch 2 has not said otherwise yet
+        sent = w2.full(2)
+        assert w2.topo.links_in_use() == []
+        assert {m.flow for m in sent if m.kind == "delete"}  # switch 2 stops using the link
+        assert w2.run(Work(every=True), 1)  # and switch 1, recomputed for the new fabric, too
+        assert out_ports(w2.channel.switches[1], 1, MAC_A1, MAC_A2) == []
+    finally:
+        w2.store.close()
+
+
+def test_what_the_store_remembers_is_the_topology_as_last_seen(tmp_path: Path) -> None:
+    w = _fabric(tmp_path / "s.db")
+    w.rec.on_port_status(1, w.channel.set_port(1, 3, name="tap3", up=False))
+    RememberedTopology(w.store, w.topo, lambda: None).tick()
+    with w.store.read() as tx:
+        switches, links = tx.remembered_switches(), tx.remembered_links()
+    assert [str(lk) for lk in links] == ["0000000000000001/8<->0000000000000002/8"]
+    assert SwitchPort(3, "tap3", False) in switches[1] and len(switches[2]) == len(PORTS)
+    w.store.close()

@@ -1,5 +1,8 @@
-"""Fabric benchmarks: failover time on the ring and the leaf-spine, cold programming of a leaf-spine
-with 100 networks, and flows per switch. Prints figures; asserts nothing.
+"""Fabric benchmarks: failover time on the ring and the leaf-spine; restarts of sdnapp on the line, the
+ring and the leaf-spine under a 20 ms ping (pings lost, flows replaced and flow-mods counted until 4 LLDP
+intervals after every port is ACTIVE, past rediscovery), and the time until a link lost while sdnapp was
+away is routed around; cold programming of a leaf-spine with 100 networks, and flows per switch. Prints
+figures; asserts nothing.
 
 Run as root after scripts/setup.sh: `python -m testbeds.bench_fabric --trials 10 --networks 100`.
 """
@@ -39,6 +42,27 @@ def failover(spec: fb.FabricSpec, trials: int) -> None:
             fb.wait_links(f"http://127.0.0.1:{API_PORT}", len(spec.links))
         print(f"{spec.name}: link {link[0]}-{link[1]} down, longest gap in a 20 ms ping: {summary_ms(down)}")
         print(f"{spec.name}: link back up, longest gap:                       {summary_ms(up)}")
+
+
+def restarts(spec: fb.FabricSpec, trials: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, fb.running(spec, Path(tmp), API_PORT, OF_PORT, "WARNING") as (proc, bed):
+        for name, sig in (("SIGTERM", signal.SIGTERM), ("SIGKILL", signal.SIGKILL)):
+            runs = [fb.restart_under_ping(proc, bed, sig) for _ in range(trials)]
+            lost = sum(r.sent - r.received for r in runs)
+            print(f"{spec.name}: {trials} x {name}: {lost} of {sum(r.sent for r in runs)} pings lost, "
+                  f"{sum(len(r.replaced) for r in runs)} flows replaced, {sum(r.flow_mods for r in runs)} flow-mods "
+                  f"(counted until {4 * fb.LLDP_INTERVAL:.0f}s after every port is ACTIVE); every port ACTIVE "
+                  f"{summary_ms([r.active_after for r in runs])} after the stop")
+        if spec.name == "line4":
+            return
+        src, dst, link = ("h1", "h2", ("s1", "s2")) if spec.name == "ring4" else ("h1", "h3", ("s3", "s1"))
+        took = []
+        for _ in range(trials):
+            took.append(fb.reroute_after_restart(proc, bed, link, src, dst))
+            bed.net.configLinkStatus(*link, "up")
+            fb.wait_links(proc.url, len(spec.links))
+        print(f"{spec.name}: link {link[0]}-{link[1]} lost while sdnapp was away: {src} reaches {dst} again "
+              f"{summary_ms(took)} after sdnapp started")
 
 
 def scale(networks: int, per_network: int) -> None:
@@ -102,8 +126,10 @@ def scale(networks: int, per_network: int) -> None:
             mark = len(proc.log())
             proc.start()
             _wait_all_active(admin, len(ports))
-            print(f"restart (switches programmed): every port ACTIVE {time.monotonic() - t0:.2f}s after the kill; "
-                  f"flow-mods sent: {_flow_mods_logged(proc.log()[mark:])}")
+            active = time.monotonic() - t0
+            time.sleep(4 * 1.0)  # 4 LLDP intervals (the default): past rediscovery of every link
+            print(f"restart (switches programmed): every port ACTIVE {active:.2f}s after the kill; "
+                  f"flow-mods sent until 4 s later: {_flow_mods_logged(proc.log()[mark:])}")
         finally:
             if bed is not None:
                 bed.net.stop()
@@ -143,12 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--networks", type=int, default=100)
     ap.add_argument("--ports-per-network", type=int, default=4)
     ap.add_argument("--skip-failover", action="store_true")
+    ap.add_argument("--skip-restarts", action="store_true")
     args = ap.parse_args(argv)
     if not (1 <= args.trials <= 100 and 1 <= args.networks <= 1000 and 1 <= args.ports_per_network <= 20):
         ap.error("trials 1..100, networks 1..1000, ports per network 1..20")
     if not args.skip_failover:
         for spec in (fb.RING4, fb.LEAF_SPINE):
             failover(spec, args.trials)
+    if not args.skip_restarts:
+        for spec in (fb.LINE4, fb.RING4, fb.LEAF_SPINE):
+            restarts(spec, args.trials)
     scale(args.networks, args.ports_per_network)
     return 0
 

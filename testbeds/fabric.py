@@ -7,6 +7,8 @@ flows keep networks apart. Links are found by sdnapp's LLDP discovery.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import Client
+from .ovs import dump_flows
 from .process import SdnappProcess
 from .single_switch import PREFIX_LEN, HostPlan, Scenario
 
@@ -208,3 +211,85 @@ def running(spec: FabricSpec, workdir: Path, api_port: int, of_port: int,
         if bed is not None:
             bed.net.stop()
         proc.stop()
+
+
+LLDP_INTERVAL = 0.5  # what `running` configures
+
+
+def far_pair(spec: FabricSpec) -> tuple[str, str]:
+    """Two hosts of one network whose switches are furthest apart: their traffic crosses the most links."""
+    adj: dict[str, set[str]] = {s: set() for s in spec.switches}
+    for a, b in spec.links:
+        adj[a].add(b)
+        adj[b].add(a)
+
+    def hops(a: str, b: str) -> int:
+        seen, frontier, n = {a}, {a}, 0
+        while b not in frontier:
+            frontier = {y for x in frontier for y in adj[x]} - seen
+            seen |= frontier
+            n += 1
+        return n
+
+    pairs = [(x, y) for _, _, hosts in spec.networks.values() for x in hosts for y in hosts if x < y]
+    return max(pairs, key=lambda p: (hops(spec.hosts[p[0]], spec.hosts[p[1]]), p))
+
+
+def our_flows(spec: FabricSpec) -> dict[tuple[str, tuple[int, int, int, str, str]], float]:
+    """Every flow of sdnapp's on the fabric's switches -> its age in seconds."""
+    return {(s, f.identity): f.duration for s in spec.switches for f in dump_flows(s) if f.ours}
+
+
+@dataclass
+class Restart:
+    """What one restart of sdnapp did to a fabric under a 20 ms ping."""
+
+    sent: int
+    received: int
+    replaced: list[str]  # flows of ours removed, added, or younger than the restart
+    flow_mods: int  # what the restarted process reports having sent to the switches
+    active_after: float  # seconds from the stop until every port was ACTIVE again
+
+
+def restart_under_ping(proc: SdnappProcess, bed: FabricBed, sig: int, watch: float = 4 * LLDP_INTERVAL) -> Restart:
+    """Stop sdnapp with `sig`, start it again, and watch until `watch` seconds after every port is ACTIVE:
+    past rediscovery of the links, where a restart that forgot the fabric would rewrite its flows."""
+    src, dst = far_pair(bed.spec)
+    admin = Client(proc.url, "ops", admin=True)
+    before = our_flows(bed.spec)
+    pinger = bed.net.get(src).popen(["ping", "-n", "-i", "0.02", "-W", "1", bed.sc.hosts[dst].ip],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.stop(sig)
+        proc.start()
+        admin.wait_status([h.port_id for h in bed.sc.hosts.values()], timeout=60)
+        active_after = time.monotonic() - t0
+        time.sleep(watch)
+        after = our_flows(bed.spec)
+    finally:
+        pinger.send_signal(signal.SIGINT)  # ping prints its statistics and exits
+        out, _ = pinger.communicate(timeout=10)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    replaced = sorted(
+        f"{sw}: {ident}" for (sw, ident) in set(before) ^ set(after)
+    ) + sorted(f"{sw}: {ident} is younger" for (sw, ident), age in after.items()
+               if (sw, ident) in before and age < before[(sw, ident)])
+    flow_mods = sum(s["flows"]["flow_mods_sent"] for s in admin.get("/v1/switches")["switches"])
+    return Restart(sent, received, replaced, flow_mods, active_after)
+
+
+def reroute_after_restart(proc: SdnappProcess, bed: FabricBed, link: tuple[str, str], src: str, dst: str) -> float:
+    """sdnapp is killed, `link` (on the path from `src` to `dst`) goes down while it is away, sdnapp starts:
+    seconds from the start until `src` reaches `dst` again (the switches kept the path through the link)."""
+    proc.stop(signal.SIGKILL)
+    bed.net.configLinkStatus(*link, "down")
+    t0 = time.monotonic()
+    proc.start()
+    host, ip = bed.net.get(src), bed.sc.hosts[dst].ip
+    while "1 received" not in host.cmd(f"ping -n -c 1 -W 0.2 {ip}"):
+        if time.monotonic() - t0 > 30:
+            raise TimeoutError(f"{src} does not reach {dst} 30 s after sdnapp restarted without link {link}")
+    return time.monotonic() - t0

@@ -271,14 +271,25 @@ def restart_under_ping(proc: SdnappProcess, bed: FabricBed, sig: int, watch: flo
     finally:
         pinger.send_signal(signal.SIGINT)  # ping prints its statistics and exits
         out, _ = pinger.communicate(timeout=10)
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-    sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    sent, received = ping_counts(out)
     replaced = sorted(
         f"{sw}: {ident}" for (sw, ident) in set(before) ^ set(after)
     ) + sorted(f"{sw}: {ident} is younger" for (sw, ident), age in after.items()
                if (sw, ident) in before and age < before[(sw, ident)])
     flow_mods = sum(s["flows"]["flow_mods_sent"] for s in admin.get("/v1/switches")["switches"])
     return Restart(sent, received, replaced, flow_mods, active_after)
+
+
+def ping_counts(out: str) -> tuple[int, int]:
+    """(sent, answered) of an interrupted `ping`: the one request in flight when it was interrupted
+    is not counted as lost (ping counts it as sent), any other missing reply is."""
+    m = re.search(r"(\d+) packets transmitted", out)
+    seqs = {int(x) for x in re.findall(r"icmp_seq=(\d+)", out)}
+    if m is None or not seqs:
+        return (int(m.group(1)) if m else 0), 0
+    transmitted, last = int(m.group(1)), max(seqs)
+    sent = transmitted - 1 if transmitted == last + 1 else transmitted
+    return sent, len(seqs)
 
 
 def reroute_after_restart(proc: SdnappProcess, bed: FabricBed, link: tuple[str, str], src: str, dst: str) -> float:

@@ -136,19 +136,29 @@ class Reconciler:
             self._pending.pop(dpid, None)
             self._installed.pop(dpid, None)
         _, ports = self.desired.ports_bound_on(dpid)
-        self.status.touch(ports)
+        self.status.unconfirm(ports, dpid)
         self.on_links_changed()
 
     def on_port_status(self, dpid: int, port: SwitchPort, deleted: bool = False) -> None:
         """A switch reported a port added, changed or deleted."""
         self.topology.port_changed(dpid, port, deleted=deleted)
-        segs, ports = self.desired.ports_bound_on(dpid, port)
+        self._ports_changed(dpid, [(port, deleted)])
+        self.on_links_changed()
+
+    def _ports_changed(self, dpid: int, changes: list[tuple[SwitchPort, bool]], here: bool = True) -> None:
+        """VNICs bound to these switch ports may now resolve otherwise: their networks are recomputed
+        (on this switch too unless `here` is False: its running job computes them anew anyway)."""
+        segs: set[int] = set()
+        ports: set[str] = set()
+        for port, _ in changes:
+            s, p = self.desired.ports_bound_on(dpid, port)
+            segs |= s
+            ports |= p
         self.status.touch(ports)
         if segs:
             # The ports' new generation must be confirmed by every switch their
             # networks span, not only by this one.
-            self.segments_changed(segs)
-        self.on_links_changed()
+            self.segments_changed(segs, exclude=None if here else dpid)
 
     def on_links_changed(self, exclude: int | None = None) -> None:
         """Links, connected switches or tunnel ports may have changed.
@@ -169,10 +179,11 @@ class Reconciler:
             before, self._tunnel_ends = self._tunnel_ends, ends
         return {d for d in ends.keys() | before.keys() if ends.get(d) != before.get(d)}
 
-    def segments_changed(self, segments: set[int]) -> None:
+    def segments_changed(self, segments: set[int], exclude: int | None = None) -> None:
         """Networks changed in the store (the service's writes): recompute them wherever a switch is connected."""
         for dpid in self.topology.connected():
-            self._schedule(dpid, Work(segments=set(segments)))
+            if dpid != exclude:
+                self._schedule(dpid, Work(segments=set(segments)))
 
     def _retry_later(self, dpid: int) -> None:
         t = threading.Timer(self.retry_delay, self._schedule, (dpid, Work(read_back=True)))
@@ -239,9 +250,12 @@ class Reconciler:
             full = work.read_back or dpid not in self._installed
         if full:
             self.topology.begin_port_snapshot(dpid)
-            ports = self.channel.port_desc(dpid)
-            if not self.topology.switch_connected(dpid, ports, time.monotonic()):
+            changes = self.topology.switch_connected(dpid, self.channel.port_desc(dpid), time.monotonic())
+            if changes is None:
                 raise SwitchGone(f"{dpid:016x} disconnected while its ports were read")
+            # Ports that differ from what was known (added or removed while the switch was
+            # away): the networks of VNICs bound to them change on the other switches too.
+            self._ports_changed(dpid, changes, here=False)
             metered = self.lldp and self.channel.ensure_controller_meter(
                 dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST
             )

@@ -51,6 +51,20 @@ class StatusBook:
             elif usable and required <= seen:
                 self._status[port_id] = ACTIVE
 
+    def unconfirm(self, port_ids: set[str] | list[str], dpid: int) -> None:
+        """Switch `dpid` is gone: it no longer confirms these ports' flows (the other switches still do).
+
+        Not a new generation: nothing about the ports changed, so the other switches'
+        confirmations stand and the switch's own, once it is back, makes them ACTIVE.
+        """
+        with self._lock:
+            for p in port_ids:
+                confirmed = self._confirmed.get(p)
+                if confirmed is not None:
+                    confirmed[1].discard(dpid)
+                if self._status.get(p) == ACTIVE:
+                    del self._status[p]
+
     def status(self, port_id: str) -> str:
         with self._lock:
             return self._status.get(port_id, DOWN)

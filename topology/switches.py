@@ -130,28 +130,32 @@ class Topology:
         with self._lock:
             self._port_events[dpid] = []
 
-    def switch_connected(self, dpid: int, ports: list[SwitchPort], now: float = 0.0) -> bool:
+    def switch_connected(
+        self, dpid: int, ports: list[SwitchPort], now: float = 0.0
+    ) -> list[tuple[SwitchPort, bool]] | None:
         """Install the port list asked for since `begin_port_snapshot`, with the events that came meanwhile.
 
-        False (and nothing changes) if the switch disconnected since it was asked:
-        the reply describes a connection that is gone.
+        Returns how the switch's ports differ from what was known of them before, as
+        port events (port, deleted). None (and nothing changes) if the switch
+        disconnected since it was asked: the reply describes a connection that is gone.
         """
         with self._lock:
             if dpid not in self._port_events:
                 raise ValueError(f"switch {dpid:016x}: no port list was asked for")
             events = self._port_events.pop(dpid)
             if events is None:
-                return False
+                return None
             by_no = {p.port_no: p for p in ports}
             for port, deleted in events:
                 _apply_port_event(by_no, port, deleted)
-            old = self._switches.get(dpid)
+            old = self._switches[dpid].ports if dpid in self._switches else {}
             self._switches[dpid] = Switch(dpid, True, by_no)
             self._connected_since[dpid] = now
             self._held.pop(dpid, None)
-            if old is None or old.ports != by_no:
+            if old != by_no:
                 self._dirty_ports.add(dpid)
-            return True
+            changes = [(p, False) for n, p in sorted(by_no.items()) if old.get(n) != p]
+            return changes + [(p, True) for n, p in sorted(old.items()) if n not in by_no]
 
     def switch_disconnected(self, dpid: int, now: float = 0.0) -> None:
         """The switch's connection is gone; it stays in the fabric for `hold_time` seconds from `now`."""

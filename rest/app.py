@@ -110,12 +110,13 @@ class Api:
         return out
 
     def _body(self, req: Request, route: Route) -> Any:
+        limit = route.body.max_bytes if route.body is not None and route.body.max_bytes else self.max_body
         length = req.content_length
-        if length is not None and length > self.max_body:
-            raise RequestTooLarge(f"the body is larger than {self.max_body} bytes")
-        raw = req.body_file_raw.read(self.max_body + 1) if (length or req.is_body_readable) else b""
-        if len(raw) > self.max_body:
-            raise RequestTooLarge(f"the body is larger than {self.max_body} bytes")
+        if length is not None and length > limit:
+            raise RequestTooLarge(f"the body is larger than {limit} bytes")
+        raw = req.body_file_raw.read(limit + 1) if (length or req.is_body_readable) else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(f"the body is larger than {limit} bytes")
         if route.body is None:
             if raw.strip():
                 raise errors.BadRequest(f"{route.method} {route.path} takes no body")

@@ -117,6 +117,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "Network": schemas.NETWORK,
         "Port": schemas.PORT,
         "Vnic": schemas.VNIC,
+        "PluggedPort": schemas.PLUGGED_PORT,
         "Binding": schemas.BINDING,
         "Attachment": schemas.ATTACHMENT,
         "Extension": schemas.EXTENSION,
@@ -139,6 +140,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     built["NetworksResponse"] = _list_of("networks", "Network")
     built["NetworkResponse"] = _wrap("network", _ref("Network"))
     built["AttachmentResponse"] = _wrap("attachment", _ref("Attachment"))
+    built["PluggedPortsResponse"] = _list_of("plugged_ports", "PluggedPort")
     built["BindingResponse"] = _wrap("binding", _ref("Binding"))
     built["SwitchesResponse"] = _list_of("switches", "Switch")
     built["LinksResponse"] = {

@@ -83,6 +83,7 @@ class RequestBody:
     name: str
     schema: Schema
     optional: bool = False
+    max_bytes: int | None = None  # a bulk call's own limit; None: the API's configured max_body_bytes
     validator: jsonschema.Draft7Validator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

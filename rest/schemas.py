@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdnapp.service import MAX_BULK
 from topology.switches import MAX_PORT_NO
 
 Schema = dict[str, Any]
@@ -21,14 +22,12 @@ def _wrapped(key: str, inner: Schema) -> Schema:
     }
 
 
-VNIC_CREATE = _wrapped(
-    "vnic",
-    {
-        "type": "object",
-        "properties": {"mac_address": {"type": "string", "maxLength": 17}, "name": _NAME},
-        "additionalProperties": False,
-    },
-)
+_VNIC_FIELDS: Schema = {
+    "type": "object",
+    "properties": {"mac_address": {"type": "string", "maxLength": 17}, "name": _NAME},
+    "additionalProperties": False,
+}
+VNIC_CREATE = _wrapped("vnic", _VNIC_FIELDS)
 NETWORK_CREATE = _wrapped(
     "network",
     {
@@ -50,18 +49,35 @@ ATTACHMENT_PUT = _wrapped(
         "additionalProperties": False,
     },
 )
-BINDING_PUT = _wrapped(
-    "binding",
+_BINDING_FIELDS: Schema = {
+    "type": "object",
+    "properties": {
+        "datapath_id": {"oneOf": [{"type": "string", "maxLength": 20}, {"type": "integer", "minimum": 0}]},
+        "port_name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "port_no": {"type": "integer", "minimum": 1, "maximum": MAX_PORT_NO},
+    },
+    "required": ["datapath_id"],
+    "oneOf": [{"required": ["port_name"]}, {"required": ["port_no"]}],
+    "additionalProperties": False,
+}
+BINDING_PUT = _wrapped("binding", _BINDING_FIELDS)
+PLUGGED_PORTS_CREATE = _wrapped(
+    "plugged_ports",
     {
-        "type": "object",
-        "properties": {
-            "datapath_id": {"oneOf": [{"type": "string", "maxLength": 20}, {"type": "integer", "minimum": 0}]},
-            "port_name": {"type": "string", "minLength": 1, "maxLength": 255},
-            "port_no": {"type": "integer", "minimum": 1, "maximum": MAX_PORT_NO},
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_BULK,
+        "items": {
+            "type": "object",
+            "properties": {
+                "network_id": {"type": "string", "maxLength": 64},
+                "name": _NAME,
+                "vnic": _VNIC_FIELDS,
+                "binding": _BINDING_FIELDS,
+            },
+            "required": ["network_id"],
+            "additionalProperties": False,
         },
-        "required": ["datapath_id"],
-        "oneOf": [{"required": ["port_name"]}, {"required": ["port_no"]}],
-        "additionalProperties": False,
     },
 )
 
@@ -129,6 +145,11 @@ VNIC: Schema = {
         "status": STATUS,
     },
     "required": ["id", "tenant_id", "name", "mac_address", "port_id", "binding", "status"],
+}
+PLUGGED_PORT: Schema = {
+    "type": "object",
+    "properties": {"port": PORT, "vnic": VNIC},
+    "required": ["port", "vnic"],
 }
 ATTACHMENT: Schema = {
     "type": "object",

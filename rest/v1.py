@@ -9,6 +9,7 @@ from typing import Any
 from webob import Request
 
 from sdnapp import errors
+from sdnapp.service import BindingRequest, PluggedPortRequest
 
 from . import faults, schemas, views
 from .routes import Body, Call, Face, Ok, Query, RequestBody, Route
@@ -125,6 +126,20 @@ def unplug_port(c: Call) -> Body:
     return None
 
 
+def create_plugged_ports(c: Call) -> Body:
+    items = [
+        PluggedPortRequest(
+            it["network_id"], it.get("name", ""), it.get("vnic", {}).get("name", ""),
+            it.get("vnic", {}).get("mac_address"),
+            BindingRequest(it["binding"]["datapath_id"], it["binding"].get("port_no"), it["binding"].get("port_name"))
+            if "binding" in it else None,
+        )
+        for it in c.body["plugged_ports"]
+    ]
+    made = c.svc.create_plugged_ports(c.caller, items)
+    return {"plugged_ports": [{"port": views.port(p, c.svc), "vnic": views.vnic(v, c.svc)} for p, v in made]}
+
+
 # handlers: networks -----------------------------------------------------------------------------
 
 
@@ -167,6 +182,8 @@ BINDING_PUT = RequestBody("BindingRequest", schemas.BINDING_PUT)
 ATTACHMENT_PUT = RequestBody("AttachmentRequest", schemas.ATTACHMENT_PUT)
 NETWORK_CREATE = RequestBody("NetworkCreateRequest", schemas.NETWORK_CREATE)
 PORT_CREATE = RequestBody("PortCreateRequest", schemas.PORT_CREATE, optional=True)
+# Up to MAX_BULK items of a few hundred bytes each: more than a single call's body limit.
+PLUGGED_PORTS_CREATE = RequestBody("PluggedPortsCreateRequest", schemas.PLUGGED_PORTS_CREATE, max_bytes=4 << 20)
 
 # Every call of the networks extension answers ExtensionNotFound where the driver lacks it.
 NET_NOT_FOUND = (errors.NetworkNotFound, errors.ExtensionNotFound)
@@ -214,6 +231,15 @@ ROUTES: tuple[Route, ...] = (
           Ok(200, "AttachmentResponse", "The attachment"),
           (errors.PortNotFound, errors.VnicNotFound, errors.PortInUse, errors.AlreadyAttached, errors.MacAddressInUse),
           ATTACHMENT_PUT, description="Repeating the same plug changes nothing."),
+    Route("POST", "/v1/plugged-ports", create_plugged_ports, "ports",
+          "Create many ports at once, each with a new VNIC plugged in and bound where given",
+          Ok(201, "PluggedPortsResponse", "The new ports and VNICs, in the order asked"),
+          (*NET_NOT_FOUND, errors.AddressPoolExhausted, errors.MacAddressInUse, errors.BindingInUse,
+           errors.Forbidden),
+          PLUGGED_PORTS_CREATE,
+          description="Extensions `networks` and `ethernet-vnic`. What create_port, create_vnic, plug and (for "
+          "admins) bind do one call at a time, for up to 1,000 ports in one transaction: all of them or, on "
+          "the first bad item (its index is in the error's message), none. Bodies up to 4 MiB."),
     Route("GET", "/v1/ports/{port_id}/attachment", show_attachment, "ports", "Show which VNIC is plugged into a port",
           Ok(200, "AttachmentResponse", "The attachment; vnic_id is null when none is plugged"),
           (errors.PortNotFound,)),

@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -41,6 +41,29 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "updated": "2026-11-26T00:00:00Z",
     },
 }
+
+
+MAX_BULK = 1000  # plugged ports per bulk call
+
+
+@dataclass(frozen=True)
+class BindingRequest:
+    """Where a VNIC sits, as a caller names it: a datapath id in any accepted form, a port number or name."""
+
+    datapath_id: object
+    port_no: int | None = None
+    port_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PluggedPortRequest:
+    """One item of a bulk call: a port in a network with a new VNIC plugged into it, bound where given."""
+
+    network_id: str
+    name: str = ""
+    vnic_name: str = ""
+    mac_address: str | None = None
+    binding: BindingRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -185,19 +208,12 @@ class NetworkService:
             tx.insert_port(p)
         return p
 
-    @staticmethod
-    def _next_address(tx: Txn, n: Network) -> str:
-        assert n.address_prefix is not None
-        net = ipaddress.IPv4Network(n.address_prefix)
-        used = tx.used_addresses(n.id)
-        gateway = net.network_address + 1
-        # Walk from the first address after the gateway; at most len(used)+1 steps.
-        addr = gateway + 1
-        while addr < net.broadcast_address:
-            if str(addr) not in used:
-                return str(addr)
-            addr += 1
-        raise errors.AddressPoolExhausted(f"network {n.id} has no free address in {n.address_prefix}")
+    @classmethod
+    def _next_address(cls, tx: Txn, n: Network) -> str:
+        addr = next(cls._free_addresses(tx, n), None)
+        if addr is None:
+            raise errors.AddressPoolExhausted(f"network {n.id} has no free address in {n.address_prefix}")
+        return addr
 
     def list_ports(
         self, caller: Caller, network_id: str | None = None, tenant_filter: str | None = None
@@ -238,12 +254,12 @@ class NetworkService:
         return v
 
     @staticmethod
-    def _random_mac(tx: Txn) -> str:
+    def _random_mac(tx: Txn, taken: set[str] | None = None) -> str:
         # Locally administered unicast (fa: has the U/L bit set, the I/G bit clear),
         # unique across all projects so a chosen MAC never collides.
         for _ in range(64):
             mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
-            if not tx.mac_in_use(mac):
+            if not tx.mac_in_use(mac) and mac not in (taken or ()):
                 return mac
         raise errors.MacAddressInUse("could not find a free MAC address")
 
@@ -318,6 +334,84 @@ class NetworkService:
             tx.set_attachment(p.vnic_id, None)
         self._changed({seg}, {p.id})
 
+    # many at once -------------------------------------------------------
+    def create_plugged_ports(self, caller: Caller, items: list[PluggedPortRequest]) -> list[tuple[Port, Vnic]]:
+        """For each item a new port in its network, a new VNIC plugged into it, and its binding where given.
+
+        The same rules as the calls one at a time (create_port, create_vnic, plug,
+        bind), in one transaction: all or nothing. A bad item's error names its index.
+        """
+        self._require_extension("networks")
+        self._require_extension("ethernet-vnic")
+        if not 1 <= len(items) <= MAX_BULK:
+            raise errors.BadRequest(f"give 1 to {MAX_BULK} plugged ports, not {len(items)}")
+        if any(it.binding is not None for it in items):
+            self._require_admin(caller)
+        checked = [_at(i, self._checked_item, it) for i, it in enumerate(items)]
+        made: list[tuple[Port, Vnic]] = []
+        with self.store.write() as tx:
+            first = {nid: i for i, (nid, *_) in reversed(list(enumerate(checked)))}
+            networks = {nid: _at(i, self._network, tx, caller, nid) for nid, i in first.items()}
+            free = {nid: self._free_addresses(tx, n) for nid, n in networks.items() if n.address_prefix}
+            macs: set[str] = set()  # the MACs this call hands out: unique per project, so in it too
+            in_network: set[tuple[str, str]] = set()
+            claims: set[tuple[int, int | str]] = set()  # switch ports this call binds
+            for i, (nid, name, vnic_name, mac, bound) in enumerate(checked):
+                n = networks[nid]
+                if mac is None:
+                    mac = self._random_mac(tx, taken=macs)
+                elif mac in macs or tx.mac_in_use(mac, caller.project_id):
+                    raise _item(i, errors.MacAddressInUse(
+                        f"mac_address {mac} is already used by a VNIC of this project"))
+                if (nid, mac) in in_network or tx.mac_in_network(mac, nid) is not None:
+                    raise _item(i, errors.MacAddressInUse(f"network {nid} already has a VNIC with mac_address {mac}"))
+                macs.add(mac)
+                in_network.add((nid, mac))
+                binding = None
+                if bound is not None:
+                    binding, check_no, check_name = bound
+                    dpid = binding.datapath_id
+                    here = {(dpid, x) for x in (check_no, check_name) if x is not None}
+                    holder = tx.binding_holder(dpid, check_no, check_name)
+                    if holder is not None or here & claims:
+                        where = f"{validate.format_dpid(dpid)}/{binding.port_name or binding.port_no}"
+                        raise _item(i, errors.BindingInUse(f"switch port {where} is bound to another vnic"))
+                    claims |= here
+                ip = None
+                if n.address_prefix:
+                    ip = next(free[nid], None)
+                    if ip is None:
+                        raise _item(i, errors.AddressPoolExhausted(
+                            f"network {nid} has no free address in {n.address_prefix}"))
+                port_id, vnic_id = _new_id(), _new_id()
+                made.append((Port(port_id, n.tenant_id, nid, name, ip, vnic_id),
+                             Vnic(vnic_id, caller.project_id, vnic_name, mac, port_id, binding)))
+            tx.insert_plugged(made)
+        LOG.info("%d plugged ports created for %s", len(made), caller.project_id)
+        self._changed({networks[p.network_id].segment_id for p, _ in made}, {p.id for p, _ in made})
+        return made
+
+    def _checked_item(
+        self, it: PluggedPortRequest
+    ) -> tuple[str, str, str, str | None, tuple[Binding, int | None, str | None] | None]:
+        """An item's values, checked before anything is read: (network id, port name, VNIC name, MAC, binding)."""
+        nid = validate.resource_id(it.network_id, "network", errors.NetworkNotFound)
+        mac = validate.unicast_mac(it.mac_address) if it.mac_address is not None else None
+        bound = self._binding(it.binding, "api") if it.binding is not None else None
+        return nid, validate.name(it.name), validate.name(it.vnic_name), mac, bound
+
+    @staticmethod
+    def _free_addresses(tx: Txn, n: Network) -> Iterator[str]:
+        """The network's free addresses in order, after the gateway's (read once for a whole bulk call)."""
+        assert n.address_prefix is not None
+        net = ipaddress.IPv4Network(n.address_prefix)
+        used = tx.used_addresses(n.id)
+        addr = net.network_address + 2
+        while addr < net.broadcast_address:
+            if str(addr) not in used:
+                yield str(addr)
+            addr += 1
+
     # bindings (admin) ---------------------------------------------------
     def bind(
         self,
@@ -330,7 +424,25 @@ class NetworkService:
     ) -> Vnic:
         """Bind by hand. `datapath_id` in any accepted form (16 hex digits, 0x-hex, decimal, int)."""
         self._require_admin(caller)
-        dpid = validate.datapath_id(datapath_id)
+        b, check_no, check_name = self._binding(BindingRequest(datapath_id, port_no, port_name), source)
+        with self.store.write() as tx:
+            v = self._vnic(tx, caller, vnic_id)
+            holder = tx.binding_holder(b.datapath_id, check_no, check_name)
+            if holder is not None and holder != v.id:
+                where = f"{validate.format_dpid(b.datapath_id)}/{port_name or port_no}"
+                raise errors.BindingInUse(f"switch port {where} is bound to vnic {holder}")
+            if v.binding == b:
+                return v
+            tx.set_binding(v.id, b)
+            seg = self._segment_of_port(tx, v.port_id)
+        LOG.info("vnic %s bound to %s port %s", v.id, validate.format_dpid(b.datapath_id), port_name or port_no)
+        self._changed({seg}, {v.port_id})
+        return Vnic(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b)
+
+    def _binding(self, req: BindingRequest, source: str) -> tuple[Binding, int | None, str | None]:
+        """The binding asked for, and the port number and name that a conflicting binding would name."""
+        dpid = validate.datapath_id(req.datapath_id)
+        port_no, port_name = req.port_no, req.port_name
         if (port_no is None) == (port_name is None):
             raise errors.BadRequest("give exactly one of port_no and port_name")
         if port_name is not None and (not port_name or len(port_name) > 255):
@@ -344,21 +456,7 @@ class NetworkService:
         seen = self.topology.resolve(dpid, port_no, port_name)
         check_no = seen.port_no if seen else port_no
         check_name = seen.name if seen else port_name
-        with self.store.write() as tx:
-            v = self._vnic(tx, caller, vnic_id)
-            holder = tx.binding_holder(dpid, check_no, check_name)
-            if holder is not None and holder != v.id:
-                raise errors.BindingInUse(
-                    f"switch port {validate.format_dpid(dpid)}/{port_name or port_no} is bound to vnic {holder}"
-                )
-            b = Binding(dpid, port_no, port_name, source)
-            if v.binding == b:
-                return v
-            tx.set_binding(v.id, b)
-            seg = self._segment_of_port(tx, v.port_id)
-        LOG.info("vnic %s bound to %s port %s", v.id, validate.format_dpid(dpid), port_name or port_no)
-        self._changed({seg}, {v.port_id})
-        return Vnic(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b)
+        return Binding(dpid, port_no, port_name, source), check_no, check_name
 
     def unbind(self, caller: Caller, vnic_id: str) -> None:
         self._require_admin(caller)
@@ -473,3 +571,18 @@ class NetworkService:
 
     def healthy(self) -> bool:
         return self.store.ping()
+
+
+_T = TypeVar("_T")
+
+
+def _at(index: int, fn: Callable[..., _T], *args: object) -> _T:
+    """`fn(*args)`, its error naming the bulk item it is about."""
+    try:
+        return fn(*args)
+    except errors.ServiceError as e:
+        raise _item(index, e) from None
+
+
+def _item(index: int, e: errors.ServiceError) -> errors.ServiceError:
+    return type(e)(f"plugged_ports[{index}]: {e}")

@@ -309,6 +309,24 @@ class Txn:
             (v.id, v.tenant_id, v.name, v.mac_address, time.time()),
         )
 
+    def insert_plugged(self, made: list[tuple[Port, Vnic]]) -> None:
+        """New ports, each with a new VNIC plugged into it and bound where it has a binding."""
+        now = time.time()
+        # Distinct creation times keep the listing in the order the caller gave.
+        self.db.executemany(
+            "INSERT INTO ports (id, tenant_id, network_id, name, ip_address, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(p.id, p.tenant_id, p.network_id, p.name, p.ip_address, now + i * 1e-6) for i, (p, _) in enumerate(made)],
+        )
+        self.db.executemany(
+            "INSERT INTO vnics (id, tenant_id, name, mac_address, port_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, now + i * 1e-6) for i, (_, v) in enumerate(made)],
+        )
+        self.db.executemany(
+            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source) VALUES (?, ?, ?, ?, ?)",
+            [(v.id, f"{v.binding.datapath_id:016x}", v.binding.port_no, v.binding.port_name, v.binding.source)
+             for _, v in made if v.binding is not None],
+        )
+
     def delete_vnic(self, vnic_id: str) -> None:
         self.db.execute("DELETE FROM vnics WHERE id = ?", (vnic_id,))
 

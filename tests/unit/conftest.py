@@ -181,11 +181,13 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         db: str = "sdnapp.db",
         max_body_bytes: int = MAX_BODY,
         ready: Callable[[], bool] = lambda: True,
+        on_change: Callable[[set[int]], None] | None = None,
     ) -> World:
         store = Store(str(tmp_path / db))
         topology, status = Topology(), StatusBook()
         service = NetworkService(
-            store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions
+            store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions,
+            on_change=on_change,
         )
         api = Api(service, auth or NoAuth(), max_body_bytes, ready, document)
         w = World(store, service, topology, status, api, Client(api))

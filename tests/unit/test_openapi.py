@@ -310,7 +310,23 @@ def _body_for(op: dict[str, Any]) -> Any:
     oid = op["operationId"]
     if oid == "plug":
         return {"attachment": {"vnic_id": str(uuid.uuid4())}}
+    if oid == "create_plugged_ports":  # an unknown network; a binding, which only an admin may give
+        return _plugged(str(uuid.uuid4()), bind=("0000000000000001", "s1-eth9"))
     return EXAMPLE_BODIES.get(oid)
+
+
+def _plugged(network_id: str, n: int = 1, mac: str | None = None, bind: tuple[str, str] | None = None) -> Any:
+    item: dict[str, Any] = {"network_id": network_id, "name": "p", "vnic": {"name": "v"}}
+    if mac is not None:
+        item["vnic"]["mac_address"] = mac
+    if bind is not None:
+        item["binding"] = {"datapath_id": bind[0], "port_name": bind[1]}
+    return {"plugged_ports": [copy.deepcopy(item) for _ in range(n)]}
+
+
+def _body_limit(method: str, template: str) -> int:
+    route = next(r for r in v1.ROUTES if (r.method, r.path) == (method, template))
+    return route.body.max_bytes if route.body is not None and route.body.max_bytes else MAX_BODY
 
 
 def happy_path(c: Checker, w: World) -> None:
@@ -359,6 +375,10 @@ def happy_path(c: Checker, w: World) -> None:
     c.call(t, "DELETE", "/v1/vnics/{vnic_id}", v)
     c.call(t, "DELETE", "/v1/networks/{network_id}", n)
 
+    net = c.call(t, "POST", "/v1/networks", body=EXAMPLE_BODIES["create_network"]).json["network"]
+    c.call(t, "POST", "/v1/plugged-ports", body=_plugged(net["id"], n=3))
+    c.call(admin, "POST", "/v1/plugged-ports", body=_plugged(net["id"], bind=("0000000000000001", "s1-eth2")))
+
 
 def test_happy_path_answers_validate_against_the_document(world: World) -> None:
     c = Checker()
@@ -401,6 +421,12 @@ def conflicts(c: Checker, w: World, tiny: World) -> None:
     bind = {"binding": {"datapath_id": "1", "port_no": 3}}
     c.call(admin, "PUT", "/v1/vnics/{vnic_id}/binding", {"vnic_id": v1["id"]}, body=bind)
     c.call(admin, "PUT", "/v1/vnics/{vnic_id}/binding", {"vnic_id": v2["id"]}, body=bind)
+    # the same conflicts in one bulk call: within it, or with what exists
+    bulk = "/v1/plugged-ports"
+    small = t.network("10.9.1.0/29")["id"]
+    c.call(t, "POST", bulk, body=_plugged(small, n=6))  # AddressPoolExhausted: a /29 has 5
+    c.call(t, "POST", bulk, body=_plugged(small, n=2, mac="fa:16:3e:00:00:0a"))  # MacAddressInUse within it
+    c.call(admin, "POST", bulk, body=_plugged(small, n=2, bind=("0000000000000001", "tap9")))  # BindingInUse
     # SegmentPoolExhausted
     for _ in range(3):
         c.call(tiny.client, "POST", "/v1/networks", body={"network": {}})
@@ -428,7 +454,7 @@ def test_every_documented_answer_happens_and_validates(make_world: WorldFactory)
         if "403" in op["responses"]:
             c.call(tenant, method, template, ids, body)
         if body is not None:
-            c.call(who, method, template, ids, raw=b" " * (MAX_BODY + 1))
+            c.call(who, method, template, ids, raw=b" " * (_body_limit(method, template) + 1))
             c.call(who, method, template, ids, body, content_type="text/plain")
         c.call(no_ext.client.admin() if "403" in op["responses"] else no_ext.client, method, template, ids, body)
         if op["operationId"] == "plug":  # a real port, an unknown VNIC

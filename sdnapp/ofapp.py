@@ -95,14 +95,22 @@ class SwitchChannels:
         with self._lock:
             self._datapaths[dp.id] = dp
 
-    def remove(self, dp: Any) -> None:
+    def remove(self, dp: Any) -> bool:
+        """Forget a connection that ended; True if it was the switch's current one (not one a newer
+        connection of the same switch has replaced)."""
         dpid = dp.id
         with self._lock:
-            if self._datapaths.get(dpid) is dp:
+            current = self._datapaths.get(dpid) is dp
+            if current:
                 del self._datapaths[dpid]
             gone = [req for req in self._pending.values() if req.datapath is dp]
         for req in gone:
             req.done.set()
+        return current
+
+    def is_current(self, dp: Any) -> bool:
+        with self._lock:
+            return self._datapaths.get(dp.id) is dp
 
     def _dp(self, dpid: int) -> Any:
         with self._lock:
@@ -262,16 +270,20 @@ class SdnApp(app_manager.OSKenApp):
             LOG.info("switch %016x connected", dp.id)
             self.reconciler.on_switch_up(dp.id)
         elif ev.state == DEAD_DISPATCHER:
-            self.channels.remove(dp)
-            LOG.info("switch %016x disconnected", dp.id)
-            self.reconciler.on_switch_down(dp.id)
+            # os-ken may report an old connection's end after the switch's new one is up
+            # (a half-open connection found dead by echoes): that switch is not gone.
+            if self.channels.remove(dp):
+                LOG.info("switch %016x disconnected", dp.id)
+                self.reconciler.on_switch_down(dp.id)
+            else:
+                LOG.info("switch %016x: an older connection ended", dp.id)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev: Any) -> None:
         msg = ev.msg
         port = switch_port(msg.desc)
-        if port.port_no > ofp.OFPP_MAX:
-            return
+        if port.port_no > ofp.OFPP_MAX or not self.channels.is_current(msg.datapath):
+            return  # a reserved port, or news from a connection a newer one replaced
         deleted = msg.reason == ofp.OFPPR_DELETE
         LOG.info("switch %016x port %d (%s) %s", msg.datapath.id, port.port_no, port.name,
                  "deleted" if deleted else ("up" if port.up else "down"))

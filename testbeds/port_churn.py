@@ -89,15 +89,11 @@ def switch_ports(hv: Hypervisor) -> dict[int, tuple[str, bool]]:
     return out
 
 
-def reported_ports(bed: Bed) -> dict[str, dict[int, tuple[str, bool]]]:
-    switches = bed.admin.get("/v1/switches")["switches"]
-    return {s["datapath_id"]: {p["port_no"]: (p["name"], p["up"]) for p in s["ports"]} for s in switches}
-
-
 def problems(bed: Bed) -> list[str]:
     """What is not as it should be now (empty when converged)."""
-    out: list[str] = []
-    reported = reported_ports(bed)
+    switches = bed.admin.get("/v1/switches")["switches"]
+    reported = {s["datapath_id"]: {p["port_no"]: (p["name"], p["up"]) for p in s["ports"]} for s in switches}
+    out = [f"{s['datapath_id']} is not connected" for s in switches if not s["connected"]]
     for hv in bed.hvs.hvs:
         own = switch_ports(hv)
         if reported.get(hv.dpid) != own:

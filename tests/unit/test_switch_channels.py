@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import MAIN_DISPATCHER
+from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
@@ -264,7 +264,11 @@ def test_a_datapath_removed_mid_request_is_switch_gone_at_once(
     monkeypatch.setattr(ofapp, "REPLY_TIMEOUT", 10.0)
     dp.loses_barrier = lambda: True  # a connection that died answers nothing
     if when == "as the barrier goes out":
-        dp.on_receive = lambda h: ch.remove(dp) if h.msg_type == ofp.OFPT_BARRIER_REQUEST else None
+        def end_at_barrier(h: Any) -> None:
+            if h.msg_type == ofp.OFPT_BARRIER_REQUEST:
+                ch.remove(dp)
+
+        dp.on_receive = end_at_barrier
     else:
         threading.Timer(0.1, ch.remove, (dp,)).start()  # os-ken's event thread reports DEAD_DISPATCHER
     start = time.monotonic()
@@ -503,3 +507,40 @@ def test_an_error_from_the_event_thread_rejects_the_flow(ch: SwitchChannels, sw:
     dp.reject = lambda f: f == ours(2)
     assert ch.send(DPID, FlowDiff(add=[ours(1), ours(2)])) == [ours(2)]
     assert ch.read_flows(DPID) == [f for f in sw.all_flows() if f != foreign(8)]
+
+
+def test_an_older_connections_end_after_a_reconnect_leaves_the_switch_up(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    # Found with the port-churn trials: os-ken reported the cut connection's DEAD_DISPATCHER 0.6 s
+    # after the switch's new connection was up; the switch was then taken for gone for good.
+    calls: list[tuple[str, int]] = []
+
+    class Recorder:
+        def on_switch_up(self, dpid: int) -> None:
+            calls.append(("up", dpid))
+
+        def on_switch_down(self, dpid: int) -> None:
+            calls.append(("down", dpid))
+
+        def on_port_status(self, dpid: int, port: object, deleted: bool = False) -> None:
+            calls.append(("port", dpid))
+
+    app = SdnApp.__new__(SdnApp)  # the handlers only, without os-ken's application manager
+    app.reconciler, app.channels, app.discovery = Recorder(), ch, None  # type: ignore[assignment]
+    old, new = FakeDatapath(sw, lambda m: None), FakeDatapath(sw, lambda m: None)
+
+    def state(dp: FakeDatapath, s: str) -> Any:
+        return type("Ev", (), {"datapath": dp, "state": s})()
+
+    def port_status(dp: FakeDatapath) -> Any:
+        desc = parser.OFPPort(3, "02:00:00:00:00:03", b"tap3", 0, 0, 0, 0, 0, 0, 0, 0)
+        return type("Ev", (), {"msg": parser.OFPPortStatus(dp, ofp.OFPPR_MODIFY, desc)})()
+
+    app._state_change(state(old, MAIN_DISPATCHER))
+    app._state_change(state(new, MAIN_DISPATCHER))
+    app._port_status(port_status(old))  # news from the replaced connection: not the switch's state now
+    app._port_status(port_status(new))
+    app._state_change(state(old, DEAD_DISPATCHER))
+    assert calls == [("up", DPID), ("up", DPID), ("port", DPID)]
+    assert ch.is_current(new)
+    app._state_change(state(new, DEAD_DISPATCHER))
+    assert calls[-1] == ("down", DPID) and not ch.is_current(new)

@@ -29,6 +29,10 @@ class Context:
 
 
 class Driver(Protocol):
+    # Whether the flows depend on the links between switches: if not, a change of the fabric
+    # (a switch joining or leaving, a link found or lost) recomputes nothing.
+    uses_fabric: bool
+
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         """The flows switch `dpid` needs for one network, given all the network's members."""
         ...

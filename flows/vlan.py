@@ -116,6 +116,8 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
 
 
 class VlanDriver:
+    uses_fabric = True
+
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         return segment_flows(segment_id, members, dpid, ctx.fabric)
 

@@ -29,6 +29,8 @@ VNI_MAX = (1 << 24) - 1
 
 
 class VxlanDriver:
+    uses_fabric = False  # tunnels reach every hypervisor directly, whatever the links
+
     @staticmethod
     def access_members(members: Sequence[Member], ctx: Context) -> list[Member]:
         """Members not bound to their hypervisor's tunnel port: that port is never an access port."""

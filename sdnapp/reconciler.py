@@ -29,7 +29,7 @@ from flows.pipeline import (
     base_flows,
     partition_of,
 )
-from flows.state import Member
+from flows.state import Member, SegmentState
 from flows.vlan import VlanDriver
 from topology.switches import SwitchPort, Topology
 
@@ -92,7 +92,10 @@ class Reconciler:
         driver: Driver | None = None,
         lldp: bool = False,
         tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
+        workers: int = 4,
     ) -> None:
+        """`workers` threads reconcile different switches at once: one switch's barrier round trip
+        does not hold up another's job."""
         self.desired = desired
         self.topology = topology
         self.status = status
@@ -100,6 +103,7 @@ class Reconciler:
         self.driver: Driver = driver or VlanDriver()
         self.lldp = lldp
         self.tunnels = tunnels
+        self.workers = workers
         self.retry_delay = 2.0
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
@@ -108,21 +112,27 @@ class Reconciler:
         self._stats: dict[int, SwitchStats] = {}
         self._installed: dict[int, InstalledTable] = {}
         self._pending: dict[int, Work] = {}
-        self._busy = False
+        self._busy: set[int] = set()  # switches a worker is reconciling (one worker per switch at a time)
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # The desired state of every network, read for one switch's full job and shared with the
+        # next ones while nothing changed (a restart reads it once, not once per switch):
+        # ((store writes, port lists version) when read, the status clock then, the states).
+        self._full: tuple[tuple[int, int], int, dict[int, SegmentState]] | None = None
 
     # scheduling (any thread) ---------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
-        self._thread.start()
+        for n in range(self.workers):
+            t = threading.Thread(target=self._run, name=f"reconciler-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
 
     # switch events (os-ken's event thread, link discovery): each one call ------
     def on_switch_up(self, dpid: int) -> None:
@@ -150,7 +160,9 @@ class Reconciler:
         (on this switch too unless `here` is False: its running job computes them anew anyway)."""
         segs: set[int] = set()
         ports: set[str] = set()
-        for port, _ in changes:
+        if len(changes) > 16:  # a switch seen for the first time: one query for the whole switch
+            segs, ports = self.desired.ports_bound_on(dpid)
+        for port, _ in changes if len(changes) <= 16 else ():
             s, p = self.desired.ports_bound_on(dpid, port)
             segs |= s
             ports |= p
@@ -167,7 +179,8 @@ class Reconciler:
         did (its tunnel port appeared, went or was renumbered), that hypervisor is.
         """
         connected = self.topology.connected()
-        targets = set(connected) if self.topology.take_fabric_change() else set()
+        fabric_changed = self.topology.take_fabric_change()
+        targets = set(connected) if fabric_changed and self.driver.uses_fabric else set()
         targets |= self._take_tunnel_changes() & set(connected)
         for dpid in sorted(targets - {exclude}):
             self._schedule(dpid, Work(every=True))
@@ -210,17 +223,21 @@ class Reconciler:
                 self._cond.wait(left)
         return True
 
-    # the worker -------------------------------------------------------------
+    # the workers -------------------------------------------------------------
+    def _next(self) -> tuple[int, Work] | None:
+        """Wait for a switch with work that no other worker is busy with; None when stopping."""
+        with self._cond:
+            while not self._stopping:
+                dpid = next((d for d in self._pending if d not in self._busy), None)
+                if dpid is not None:
+                    self._busy.add(dpid)
+                    return dpid, self._pending.pop(dpid)
+                self._cond.wait()
+            return None
+
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                dpid = next(iter(self._pending))
-                work = self._pending.pop(dpid)
-                self._busy = True
+        while (job := self._next()) is not None:
+            dpid, work = job
             try:
                 self.run_job(dpid, work)
             except SwitchGone as e:
@@ -241,7 +258,7 @@ class Reconciler:
                     self._retry_later(dpid)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy.discard(dpid)
                     self._cond.notify_all()
 
     def run_job(self, dpid: int, work: Work) -> FlowDiff:
@@ -265,10 +282,7 @@ class Reconciler:
                 self._metered[dpid] = metered
             self.on_links_changed(exclude=dpid)
         every = full or work.every
-        # Generations are read before the state, so a change committed after the
-        # state was read can never be confirmed by flows computed without it.
-        generations = self.status.snapshot()
-        states = self.desired.segment_states(None if every else work.segments)
+        as_of, states = self._all_states() if every else self._states(work.segments)
         ctx = Context(self.topology.fabric(), self.tunnels())
         with self._cond:
             table = self._installed.get(dpid)
@@ -317,13 +331,31 @@ class Reconciler:
         for part, m, footprint in confirmations:
             self.status.confirm_on(
                 m.port_id,
-                generations.get(m.port_id, 0),
+                as_of,
                 dpid,
                 required=footprint,
                 usable=self.topology.port_usable(m.datapath_id, m.port_no),
                 error=part in bad_parts or BASE_PARTITION in bad_parts,
             )
         return d
+
+    def _states(self, segments: set[int] | None) -> tuple[int, dict[int, SegmentState]]:
+        """The status clock, then the desired state read after it: a change committed after the state
+        was read can never be confirmed by flows computed without it."""
+        as_of = self.status.now()
+        return as_of, self.desired.segment_states(segments)
+
+    def _all_states(self) -> tuple[int, dict[int, SegmentState]]:
+        """Every network's desired state, read again only when the store or a port list changed since."""
+        version = (self.desired.store.writes, self.topology.ports_version)
+        with self._cond:
+            cached = self._full
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        as_of, states = self._states(None)
+        with self._cond:
+            self._full = (version, as_of, states)
+        return as_of, states
 
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:

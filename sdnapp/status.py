@@ -1,10 +1,12 @@
 """Port status, kept in memory: it describes the switches now, not durable state.
 
-Every change that can affect a port's traffic bumps the port's generation and
-makes it DOWN. The reconciler notes the generation when it computes flows and,
-after the switch's barrier reply, confirms the port ACTIVE (or ERROR) only if
-nothing changed meanwhile. A restarted controller starts with every port DOWN
-until its switch is reconciled.
+Every change that can affect a port's traffic gives the port a new generation
+(the book's clock, which only moves forward) and makes it DOWN. The reconciler
+reads the clock before it reads the desired state and, after the switch's
+barrier reply, confirms a port ACTIVE (or ERROR) only if the port's generation
+is not newer than that: nothing changed meanwhile. Reading the clock is O(1),
+whatever the number of ports. A restarted controller starts with every port
+DOWN until its switch is reconciled.
 """
 
 from __future__ import annotations
@@ -19,28 +21,32 @@ ERROR = "ERROR"
 class StatusBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._clock = 0
         self._gen: dict[str, int] = {}
         self._status: dict[str, str] = {}
         self._confirmed: dict[str, tuple[int, set[int]]] = {}
 
     def touch(self, port_ids: set[str] | list[str]) -> None:
         with self._lock:
+            self._clock += 1
             for p in port_ids:
-                self._gen[p] = self._gen.get(p, 0) + 1
+                self._gen[p] = self._clock
                 self._status.pop(p, None)
                 self._confirmed.pop(p, None)
 
-    def snapshot(self) -> dict[str, int]:
+    def now(self) -> int:
+        """The clock: flows computed from state read after this reflect every change up to it."""
         with self._lock:
-            return dict(self._gen)
+            return self._clock
 
     def confirm_on(
-        self, port_id: str, generation: int, dpid: int, required: frozenset[int], usable: bool, error: bool
+        self, port_id: str, as_of: int, dpid: int, required: frozenset[int], usable: bool, error: bool
     ) -> None:
-        """Switch `dpid` holds the flows computed at `generation`; ACTIVE once all `required` switches do."""
+        """Switch `dpid` holds flows computed from state read after `as_of`; ACTIVE once all `required` do."""
         with self._lock:
-            if self._gen.get(port_id, 0) != generation:
-                return
+            generation = self._gen.get(port_id, 0)
+            if generation > as_of:
+                return  # the port changed after the flows were computed
             gen, seen = self._confirmed.get(port_id, (generation, set()))
             if gen != generation:
                 seen = set()

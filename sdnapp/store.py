@@ -100,6 +100,7 @@ class Store:
         if not os.path.isdir(parent):
             raise StoreError(f"store directory {parent} does not exist")
         self._lock = threading.RLock()
+        self.writes = 0  # committed write transactions: a reader's cache is fresh while this is unchanged
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -163,6 +164,7 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self.writes += 1
 
 
 _NET_COLS = "id, tenant_id, name, address_prefix, segment_type, segment_id"

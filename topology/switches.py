@@ -83,6 +83,7 @@ class Topology:
         self._held: dict[int, float] = {}  # disconnected switches still in the fabric -> until when
         self._dirty_ports: set[int] = set()
         self._links_dirty = False
+        self.ports_version = 0  # moves whenever any switch's port list changes
         self._fabric: Fabric | None = None
         self._fabric_key: object = None
         self._handed_out: object = None
@@ -113,6 +114,7 @@ class Topology:
                     self._held[dpid] = now + self.hold_time
             for lk in links:
                 self._discovered.setdefault(lk, now)
+            self.ports_version += 1
 
     def expect(self, dpid: int) -> None:
         """A switch the configuration names: listed (disconnected) before it ever connects."""
@@ -154,6 +156,7 @@ class Topology:
             self._held.pop(dpid, None)
             if old != by_no:
                 self._dirty_ports.add(dpid)
+                self.ports_version += 1
             changes = [(p, False) for n, p in sorted(by_no.items()) if old.get(n) != p]
             return changes + [(p, True) for n, p in sorted(old.items()) if n not in by_no]
 
@@ -192,6 +195,7 @@ class Topology:
             _apply_port_event(ports, port, deleted)
             self._switches[dpid] = replace(s, ports=ports)
             self._dirty_ports.add(dpid)
+            self.ports_version += 1
 
     # links ------------------------------------------------------------------
     def link_seen(self, src: LinkEnd, dst: LinkEnd, now: float) -> bool:

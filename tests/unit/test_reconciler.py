@@ -20,6 +20,7 @@ import pytest
 
 from flows import vlan
 from flows.diff import diff
+from flows.driver import Driver
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
 from flows.pipeline import (
     CONTROLLER_METER,
@@ -121,14 +122,15 @@ class World:
 
 
 def make_world(
-    path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False, hold_time: float = 0.0
+    path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False, hold_time: float = 0.0,
+    driver: Driver | None = None,
 ) -> World:
     store = Store(path)
     topo = Topology(hold_time=hold_time)
     status = StatusBook()
     desired = DesiredState(store, topo, POOL.type)
     channel = FakeChannel(*switches, threaded=threaded)
-    rec = Reconciler(desired, topo, status, channel)
+    rec = Reconciler(desired, topo, status, channel, driver=driver)
     changed: set[int] = set()
     svc = NetworkService(store, POOL, topo, status, on_change=rec.segments_changed if wired else changed.update)
     return World(path, store, topo, status, svc, desired, channel, rec, changed)
@@ -738,4 +740,18 @@ def test_lldp_to_the_controller_goes_through_the_meter_where_the_switch_has_mete
         rec.run_job(DPID, Work(read_back=True))  # read back, the metered flow equals the desired one
         assert channel.sent() == [] and channel.reads == [DPID]
     finally:
+        w.store.close()
+
+
+def test_a_fabric_change_recomputes_nothing_where_the_flows_do_not_depend_on_it(tmp_path: Path) -> None:
+    from flows.vxlan import VxlanDriver
+
+    for driver, expect in ((None, {1: Work(every=True)}), (VxlanDriver(), {})):
+        w = make_world(str(tmp_path / f"{expect!r}.db"), FakeSwitch(1, PORTS), FakeSwitch(2, PORTS), driver=driver)
+        w.full(1)
+        with w.rec._cond:
+            w.rec._pending.clear()
+        w.full(2)  # switch 2 joins the fabric
+        with w.rec._cond:
+            assert w.rec._pending == expect, driver
         w.store.close()

@@ -8,6 +8,7 @@ nothing to change (before, it dropped the link's flows until LLDP found the link
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flows.sim import FakeSwitch
 from sdnapp.reconciler import Work
@@ -121,3 +122,23 @@ def _take_pending(w: World) -> dict[int, Work]:
         pending = dict(w.rec._pending)
         w.rec._pending.clear()
     return pending
+
+
+def test_a_restart_reads_the_desired_state_once_for_every_switch(tmp_path: Path, monkeypatch: Any) -> None:
+    w2 = _restarted(_fabric(tmp_path / "s.db"))
+    reads: list[object] = []
+    real = w2.desired_state.segment_states
+
+    def counting(segment_ids: Any = None) -> Any:
+        reads.append(segment_ids)
+        return real(segment_ids)
+
+    monkeypatch.setattr(w2.desired_state, "segment_states", counting)
+    try:
+        assert w2.full(1) == [] and w2.full(2) == []
+        assert reads == [None]  # shared by both switches' first jobs: nothing changed in between
+        w2.svc.create_network(ADMIN)  # a write: the next full job reads again
+        w2.full(1)
+        assert reads == [None, None]
+    finally:
+        w2.store.close()

@@ -20,28 +20,28 @@ ETH_TYPE_VLAN = 0x8100
 OFPP_CONTROLLER = 0xFFFFFFFD
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Output:
     port: int
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PushVlan:
     ethertype: int = ETH_TYPE_VLAN
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PopVlan:
     pass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SetField:
     name: str
     value: int | str
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Opaque:
     """Something read from a switch that this application never writes.
 
@@ -63,7 +63,7 @@ def match(**fields: MatchValue) -> tuple[tuple[str, MatchValue], ...]:
     return tuple(sorted(fields.items()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Flow:
     """One flow entry. Identity on a switch is `key`: (table, priority, match)."""
 

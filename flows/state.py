@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """A VNIC plugged into a port of a network and bound to a switch port."""
 
@@ -17,7 +17,7 @@ class Member:
     ip: str | None = None  # the port's address, where its network has an address range
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentState:
     """One network as the data plane sees it: its segment and its members."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Network:
     id: str
     tenant_id: str
@@ -15,7 +15,7 @@ class Network:
     segment_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Port:
     id: str
     tenant_id: str
@@ -25,7 +25,7 @@ class Port:
     vnic_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binding:
     datapath_id: int
     port_no: int | None
@@ -33,7 +33,7 @@ class Binding:
     source: str  # "api" or "switch"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vnic:
     id: str
     tenant_id: str
@@ -43,7 +43,7 @@ class Vnic:
     binding: Binding | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """Who a request acts for."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class LinkEnd:
     datapath_id: int
     port_no: int
@@ -25,7 +25,7 @@ class LinkEnd:
         return f"{self.datapath_id:016x}/{self.port_no}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Link:
     """An inter-switch link; `a` is always the lower end, so a link has one spelling."""
 

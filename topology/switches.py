@@ -35,7 +35,7 @@ PortRef = tuple[int, int | str]
 MAX_PORT_NO = 0xFFFFFF00
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SwitchPort:
     port_no: int
     name: str
@@ -57,7 +57,7 @@ class Switch:
         return self._by_name.get(name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkInUse:
     link: Link
     source: str  # "discovered", "configured" or "both"

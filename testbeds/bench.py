@@ -6,8 +6,9 @@ Run as root after scripts/setup.sh:
 
 For each size N (ports, over N/10 networks, spread over the switches) and each product:
 - bulk: every network and port created and bound as fast as the API takes them; time until all
-  are ready (sdnapp: 4 REST calls per port from 4 concurrent clients; OVN: NB transactions of 500
-  logical ports with addresses and port security);
+  are ready (sdnapp: 4 REST calls per port from 4 concurrent clients, or with --sdnapp-batch N
+  one POST /v1/plugged-ports per N ports; OVN: one NB transaction per logical port with addresses
+  and port security, or N per transaction with --ovn-batch N);
 - one more port with N present (median, p90, p99 of --samples trials): the call that makes the
   port live (sdnapp: plug, the VNIC already bound; OVN: lsp-add, its interface already there)
   until the switch confirmed its flows; for OVN also until `ovn-nbctl --wait=hv` returned;
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ovn-batch", type=int, default=1,
                     help="OVN's bulk: logical ports per NB transaction (1: one per port, as a cloud API "
                          "call makes; e.g. 500 for OVN's best case)")
+    ap.add_argument("--sdnapp-batch", type=int, default=1,
+                    help="sdnapp's bulk: ports per POST /v1/plugged-ports (1: create, plug and bind one call "
+                         "at a time, 4 calls per port; e.g. 500)")
     args = ap.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -192,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sizes: comma separated integers")
     if not all(10 <= s <= 20000 for s in sizes):
         ap.error("--sizes: each 10..20000")
-    if not (1 <= args.switches <= 8 and 1 <= args.samples <= 1000 and 1 <= args.ovn_batch <= 20000):
-        ap.error("--switches 1..8, --samples 1..1000, --ovn-batch 1..20000")
+    if not (1 <= args.switches <= 8 and 1 <= args.samples <= 1000 and 1 <= args.ovn_batch <= 20000
+            and 1 <= args.sdnapp_batch <= 1000):
+        ap.error("--switches 1..8, --samples 1..1000, --ovn-batch 1..20000, --sdnapp-batch 1..1000")
     if not 10 <= args.restart_timeout <= 3600:
         ap.error("--restart-timeout: 10..3600")
     if not all(1024 <= p <= 65535 for p in (args.api_port, args.of_port)):
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     peers: list[Peer] = []
     if args.product in ("sdnapp", "both"):
-        peers.append(SdnappPeer(args.of_port, args.api_port))
+        peers.append(SdnappPeer(args.of_port, args.api_port, batch=args.sdnapp_batch))
     if args.product in ("ovn", "both"):
         peers.append(OvnPeer(batch=args.ovn_batch))
     print(f"# sdnapp vs OVN, {time.strftime('%Y-%m-%d %H:%M')}, {cpu_model()}")

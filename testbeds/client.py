@@ -110,6 +110,10 @@ class Client:
             body["mac_address"] = mac
         return self._ok("POST", "/v1/vnics", {"vnic": body})["vnic"]
 
+    def plugged_ports(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /v1/plugged-ports: ports, each with a new VNIC plugged in (and bound), in one call."""
+        return list(self._ok("POST", "/v1/plugged-ports", {"plugged_ports": items})["plugged_ports"])
+
     def plug(self, port_id: str, vnic_id: str) -> None:
         self._ok("PUT", f"/v1/ports/{port_id}/attachment", {"attachment": {"vnic_id": vnic_id}})
 

@@ -37,13 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sdnapp: configuration error: {e}", file=sys.stderr)
         return 2
 
-    logging.basicConfig(
-        level=config.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from .logs import configure
     from .server import Server
     from .store import StoreError
+
+    configure(config.log_level, config.log_format)
 
     try:
         code = Server(config).run()

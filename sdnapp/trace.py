@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from flows import vxlan
 from flows.driver import Context, Driver, TunnelEnd
 from flows.explain import concerning, explain, role
 from flows.model import Flow, format_action
@@ -23,10 +24,13 @@ from flows.pipeline import ETH_ARP, ETH_IPV4, base_flows
 from flows.sim import FakeSwitch, Packet
 from flows.state import Member
 from flows.trace import ForwardingLoop, Target, TunnelPort, Verdict, Walk, Wiring, follow, judge
+from flows.vlan import VlanDriver
+from flows.vxlan import VxlanDriver
 from topology.switches import Topology
 
 from . import errors, validate
 from .desired import DesiredState
+from .store import Store
 
 Json = dict[str, Any]
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -73,6 +77,12 @@ class Tracer:
         self.lldp = lldp
         self.installed = installed
 
+    @classmethod
+    def over(cls, store: Store, topology: Topology, segment_type: str) -> Tracer:
+        """A tracer over a store and a topology alone: the driver of the segment type, no tunnel ends."""
+        driver: Driver = VxlanDriver() if segment_type == vxlan.DRIVER else VlanDriver()
+        return cls(DesiredState(store, topology, segment_type), topology, driver)
+
     def wanted(self) -> _Wanted:
         states = self.desired.segment_states()
         fabric = self.topology.fabric()
@@ -116,8 +126,10 @@ class Tracer:
         src_ip = ipv4_src or (member.ip if member else None)
         src_segment = next((seg for seg, m in w.members if m == member), None)
         target_member = _owner(w.members, to_mac, to_ip, src_segment)
-        target = Target(frame.to, *(((target_member[1].datapath_id, target_member[1].port_no), target_member[0])
-                                    if target_member else (None, None)))
+        target = Target(frame.to)
+        if target_member is not None:
+            seg, tm = target_member
+            target = Target(frame.to, (tm.datapath_id, tm.port_no), seg)
         if to_mac is None and (frame.arp or target_member is None):
             # A host ARPs for an address first; nobody answering is what `no binding` means.
             assert to_ip is not None

@@ -19,7 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("--config", required=True)
     sub.add_parser("config-schema", help="print the configuration's JSON schema: every key, its default and meaning")
+    from .opscli import add_commands
+    from .opscli import run as run_operator_command
+
+    add_commands(sub)
     args = ap.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return run_operator_command(args)
     if args.command == "config-schema":
         print(json.dumps(SCHEMA, indent=2))
         return 0

@@ -8,7 +8,7 @@
 
 (() => {
   const POLL_MS = 1000;
-  const HEIGHT = 640;
+  const HEIGHT = 600;
   const svg = d3.select("#fabric");
   const edgeLayer = svg.append("g").attr("class", "edges");
   const nodeLayer = svg.append("g").attr("class", "nodes");

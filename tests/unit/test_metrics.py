@@ -246,3 +246,21 @@ def test_startup_logs_progress_per_switch(w: tuple[World, Metrics], caplog: pyte
     [line] = [r.getMessage() for r in caplog.records if "reconciled after connecting" in r.getMessage()]
     assert f"switch {DPID:016x}" in line and "1 of 1 connected switches reconciled" in line
     assert " flows" not in line  # the restart tests look for flow-mod reports after a reconnect
+
+
+def test_the_grafana_dashboard_uses_only_metrics_sdnapp_exports() -> None:
+    """docs/grafana-dashboard.json is built on these metrics: every series it asks for exists."""
+    m = Metrics()
+    m.api_request("/", "GET", 200, 0.001)
+    m.reconcile_job("connect", "ok", 0.1)
+    m.flow_mods(1, {"add": 1}, 1)
+    m.barrier(1, "ok", 0.001)
+    m.packet_in("action", "lldp")
+    with m.store_transaction("read"):
+        pass
+    m.watch(lambda: State(ovsdb={"0000000000000001": True}))
+    exported = {name for name, _ in samples(m)}
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    asked = {name for e in exprs for name in re.findall(r"\b((?:sdnapp|process)_[a-z_]+)\b", e)}
+    assert len(exprs) >= 15 and asked and asked <= exported, sorted(asked - exported)

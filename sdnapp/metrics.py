@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
@@ -71,6 +71,8 @@ class Metrics:
         self.enabled = enabled
         r = self.registry = CollectorRegistry()
         if enabled:
+            # No `_created` twin of every counter and histogram: half the series, for no figure anyone graphs.
+            disable_created_metrics()
             ProcessCollector(registry=r)  # CPU seconds, resident memory, open files of this process
         self._requests = Counter("sdnapp_api_requests", "REST requests answered, by route, method and status.",
                                  ["route", "method", "status"], registry=r)

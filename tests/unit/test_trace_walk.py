@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from flows.explain import concerning, explain, role
 from flows.model import Flow, Output, SetField, match
 from flows.pipeline import (
     DHCP_CLIENT,
@@ -216,3 +217,25 @@ def test_wiring_refuses_a_port_cabled_twice_and_a_shared_tunnel_address() -> Non
         Wiring.of(links)
     with pytest.raises(ValueError, match="share"):
         Wiring.of((), {1: TunnelPort(9, "192.0.2.1"), 2: TunnelPort(9, "192.0.2.1")})
+
+
+def test_flows_are_told_in_words_on_both_drivers() -> None:
+    sim = line3()
+    words = {role(f): explain(f) for f in sim.switches[1].all_flows() if dict(f.match).get("in_port") == A.port_no
+             or dict(f.match).get("eth_dst") == A.mac or role(f) in ("flood", "miss", "trunk")}
+    assert words["admit"].startswith("admit untagged") and "into VLAN 10" in words["admit"]
+    assert words["guard"].startswith("drop DHCP server answers from port 10")
+    assert words["deliver"] == f"deliver {A.mac} of VLAN 10 to port 10 untagged"
+    assert words["trunk"].startswith("admit VLAN") and "tagged from trunk port" in words["trunk"]
+    assert "flood VLAN" in words["flood"] and "tagged on trunk port" in words["flood"]
+    got = concerning(A, {d: sw.all_flows() for d, sw in sim.switches.items()})
+    assert {(d, role(f)) for d, f in got} >= {(1, "admit"), (1, "guard"), (1, "deliver"), (2, "forward"),
+                                              (3, "forward")}
+
+    a, b = member("a", 1, 1, 5), member("b", 2, 2, 5)
+    vx = VxlanSim([Hypervisor.of(1, "192.0.2.1", 9, {5}), Hypervisor.of(2, "192.0.2.2", 9, {5})], {1000: [a, b]})
+    told = {role(f): explain(f) for f in vx.switches[1].all_flows()}
+    assert told["tunnel"] == f"send {b.mac} of VNI 1000 through the tunnel to 192.0.2.2"
+    assert told["trunk"] == "admit VNI 1000 from hypervisor 192.0.2.2 on tunnel port 9"
+    assert told["flood"].endswith("to port 5; through the tunnel to 192.0.2.2")
+    assert told["deliver"] == f"deliver {a.mac} of VNI 1000 to port 5"

@@ -17,7 +17,13 @@ setup(
         "jsonschema>=4.17",
         # The Open vSwitch project's OVSDB client (Debian: python3-openvswitch).
         "ovs>=2.17",
+        # GET /metrics: the Prometheus project's own client.
+        "prometheus-client>=0.20",
+        # The operator's CLI: tables and progress.
+        "rich>=13.0",
     ],
+    # The live page's files (rest/static/), served by sdnapp itself.
+    package_data={"rest": ["static/*"]},
     extras_require={
         "test": [
             "pytest>=8.0",
@@ -30,6 +36,8 @@ setup(
             "openapi-spec-validator>=0.7",
             # 4.x: schemathesis.openapi.from_dict and SchemathesisConfig (tests/unit/test_fuzz_schemathesis.py)
             "schemathesis>=4.32,<5",
+            # The live page in a real browser: Debian's chromium and chromium-driver (scripts/setup.sh).
+            "selenium>=4.20",
         ],
     },
     entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},

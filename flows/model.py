@@ -82,7 +82,7 @@ class Flow:
 
     def __str__(self) -> str:
         m = ",".join(f"{k}={_fmt(v)}" for k, v in self.match) or "*"
-        acts = ",".join(_fmt_action(a) for a in self.actions)
+        acts = ",".join(format_action(a) for a in self.actions)
         if self.goto is not None:
             acts = f"{acts},goto:{self.goto}" if acts else f"goto:{self.goto}"
         meter = f"meter:{self.meter}," if self.meter is not None else ""
@@ -95,7 +95,8 @@ def _fmt(v: MatchValue) -> str:
     return hex(v) if isinstance(v, int) and v > 9 else str(v)
 
 
-def _fmt_action(a: Action) -> str:
+def format_action(a: Action) -> str:
+    """One action as ovs-ofctl writes it (output:2, push_vlan:0x8100, set_field:0x1064->vlan_vid)."""
     if isinstance(a, Output):
         return f"output:{a.port}"
     if isinstance(a, PushVlan):

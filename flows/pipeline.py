@@ -52,6 +52,23 @@ def partition_of(cookie: int) -> int:
     return cookie & PARTITION_MASK
 
 
+# What a switch must offer (README, "What a switch must support"), as far as its handshake tells:
+# OpenFlow 1.3 and as many tables as the pipeline has. Meters are welcome but not needed.
+OPENFLOW_VERSION = 0x04
+OPENFLOW_NAMES = {0x01: "1.0", 0x02: "1.1", 0x03: "1.2", 0x04: "1.3", 0x05: "1.4", 0x06: "1.5"}
+
+
+def unmet_needs(openflow_version: int, n_tables: int) -> list[str]:
+    """What a switch lacks for this pipeline, from the version it speaks and the tables it has; [] if nothing."""
+    out = []
+    if openflow_version != OPENFLOW_VERSION:
+        spoken = OPENFLOW_NAMES.get(openflow_version, f"version {openflow_version:#x}")
+        out.append(f"OpenFlow 1.3 (the switch speaks OpenFlow {spoken})")
+    if n_tables < len(TABLES):
+        out.append(f"{len(TABLES)} flow tables (the switch has {n_tables})")
+    return out
+
+
 CONTROLLER_METER = 1  # the meter that limits what any switch sends to the controller
 # What a switch may send to the controller: LLDP needs a few frames per port per
 # second. The meter above enforces it in the pipeline; on Open vSwitch the

@@ -7,8 +7,8 @@ Enough of the spec to run frames through the tables this application compiles
 and see where they come out: multi-table lookup, priorities, the match fields
 the pipeline uses (masked or not), apply-actions in order, goto. Tunnel
 metadata (tunnel_id, and OVS's tun_ipv4_src/tun_ipv4_dst) rides with the
-packet between tables as on Open vSwitch; what a tunnel does with it is the
-caller's business (see tests/vxlansim.py). Anything the
+packet between tables as on Open vSwitch; what links and tunnels do with what a
+switch emits is `flows.trace`'s business. Anything the
 pipeline should never produce (overlapping flows of equal priority, a second
 VLAN tag, goto backwards, output to a port the switch lacks) raises, because a
 real switch would either reject it or behave in an unspecified way.
@@ -132,6 +132,23 @@ def _check_flow(flow: Flow) -> None:
         raise ValueError(f"goto must go to a later table: {flow}")
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """One table's lookup of a frame: the flow that matched (None: none did, OpenFlow's table-miss drop)."""
+
+    table: int
+    flow: Flow | None
+    frame: Packet  # as the table saw it
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one switch did to one frame: its lookups in order, and the frames it emitted."""
+
+    lookups: tuple[Lookup, ...]
+    outputs: tuple[tuple[int, Packet], ...]  # (out port, frame as emitted)
+
+
 class FakeSwitch:
     def __init__(self, datapath_id: int, port_nos: set[int] | list[int] | tuple[int, ...]) -> None:
         self.datapath_id = datapath_id
@@ -192,14 +209,20 @@ class FakeSwitch:
 
     def process(self, packet: Packet) -> list[tuple[int, Packet]]:
         """Run one frame through the pipeline; return (out_port, frame as emitted)."""
+        return list(self.visit(packet).outputs)
+
+    def visit(self, packet: Packet) -> Visit:
+        """Run one frame through the pipeline: each table's lookup, and what came out."""
         if packet.in_port not in self.port_nos:
             raise ValueError(f"switch {self.datapath_id:#x} has no port {packet.in_port}")
         if packet.vlan_vid is not None and not 0 <= packet.vlan_vid < 0x1000:
             raise ValueError(f"bad VLAN id {packet.vlan_vid}")
         out: list[tuple[int, Packet]] = []
+        lookups: list[Lookup] = []
         table_id: int | None = 0
         while table_id is not None:
             flow = self.lookup(table_id, packet)
+            lookups.append(Lookup(table_id, flow, packet))
             if flow is None:
                 break  # OpenFlow 1.3 table-miss default: drop
             if flow.extra:
@@ -207,7 +230,7 @@ class FakeSwitch:
             for action in flow.actions:
                 packet = self._act(action, packet, out, flow)
             table_id = flow.goto
-        return out
+        return Visit(tuple(lookups), tuple(out))
 
     def _act(self, action: Action, packet: Packet, out: list[tuple[int, Packet]], flow: Flow) -> Packet:
         if isinstance(action, Output):

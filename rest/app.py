@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -17,12 +19,14 @@ import jsonschema
 from webob import Request, Response
 
 from sdnapp import errors
+from sdnapp.metrics import NO_METRICS, Metrics
 from sdnapp.service import NetworkService
+from sdnapp.trace import Tracer
 
 from . import v1
 from .auth import Authenticator
 from .faults import HttpError, NotFound, RequestTooLarge, UnsupportedMediaType, status_of
-from .routes import Body, Call, Face, Route
+from .routes import METHODS, Body, Call, Face, Raw, Route
 
 LOG = logging.getLogger(__name__)
 
@@ -51,8 +55,14 @@ class Api:
         openapi: Callable[[str], dict[str, Any]],
         faces: Sequence[Face] = (v1.FACE,),
         switch_report: Callable[[int], dict[str, Any]] = lambda dpid: {},
+        tracer: Tracer | None = None,
+        metrics: Metrics = NO_METRICS,
+        open_routes: frozenset[str] = frozenset(),
     ) -> None:
-        """`switch_report` adds to each switch of GET /v1/switches what the switch side knows of it."""
+        """`switch_report` adds to each switch of GET /v1/switches what the switch side knows of it;
+        `tracer` runs frames through the wanted flows (by default over the service's store and
+        topology, without tunnels); `metrics` counts requests and is what GET /metrics serves;
+        `open_routes` names routes (by handler) served without credentials (`metrics.public`)."""
         self.svc = service
         self.auth = auth
         self.max_body = max_body_bytes
@@ -60,14 +70,19 @@ class Api:
         self.openapi_doc = openapi
         self.faces = sorted(faces, key=lambda f: len(f.prefix), reverse=True)
         self.switch_report = switch_report
+        self.tracer = tracer or Tracer.over(service.store, service.topology, service.pool.type)
+        self.metrics = metrics
+        self.open_routes = open_routes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
         req = Request(environ)
         # PATH_INFO as the server gave it: req.path_info raises on a path that is not UTF-8.
         raw_path = environ.get("PATH_INFO", "")
         face = next((f for f in self.faces if f.owns(raw_path)), self.faces[-1])
+        route: list[Route] = []  # the route reached, for the metrics' label
         try:
-            resp = self._dispatch(face, req)
+            resp = self._dispatch(face, req, route)
         except Exception as e:
             status = status_of(face.faults, type(e))
             if status is None:
@@ -77,9 +92,12 @@ class Api:
                 resp = _response(status, face.error_body(face.error_type(type(e)), str(e)))
                 if isinstance(e, HttpError):
                     resp.headers.update(e.headers)
+        method = req.method if req.method in METHODS else "other"
+        label = route[0].path if route else "unmatched"  # bounded: a route's template, never the raw path
+        self.metrics.api_request(label, method, resp.status_int, time.perf_counter() - started)
         return resp(environ, start_response)
 
-    def _dispatch(self, face: Face, req: Request) -> Response:
+    def _dispatch(self, face: Face, req: Request, reached: list[Route]) -> Response:
         try:
             path = req.path_info
         except UnicodeDecodeError:
@@ -87,7 +105,12 @@ class Api:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         route, params = face.match(req.method, path)
-        who = None if route.public else self.auth.caller(req.headers)
+        reached.append(route)
+        who = None
+        if not (route.public or route.name in self.open_routes):
+            who = self.auth.caller(req.headers)
+            if route.admin and not who.is_admin:
+                raise errors.Forbidden("this call is for administrators")
         query = self._query(req, route)
         body = self._body(req, route)
         return _response(route.ok.status, route.handler(Call(self, req, who, params, query, body)))
@@ -98,15 +121,23 @@ class Api:
             items = _query_items(req.environ.get("QUERY_STRING", ""))
         except UnicodeError:
             raise errors.BadRequest("the query string is not UTF-8") from None
-        accepted = {q.name for q in route.query}
+        accepted = {q.name: q for q in route.query}
         for k, v in items:
-            if k not in accepted:
+            q = accepted.get(k)
+            if q is None:
                 raise errors.BadRequest(f"unknown query parameter {k[:64]!r}")
             if k in out:
                 raise errors.BadRequest(f"query parameter {k!r} given twice")
             if not v or len(v) > QUERY_VALUE_MAX:
                 raise errors.BadRequest(f"query parameter {k!r} must be 1 to {QUERY_VALUE_MAX} characters")
+            if q.kind == "integer" and not (_INTEGER.match(v) and q.minimum <= int(v) <= q.maximum):
+                raise errors.BadRequest(f"query parameter {k!r} must be an integer from {q.minimum} to {q.maximum}")
+            if q.kind == "boolean" and v not in ("true", "false"):
+                raise errors.BadRequest(f"query parameter {k!r} must be true or false")
             out[k] = v
+        missing = [q.name for q in route.query if q.required and q.name not in out]
+        if missing:
+            raise errors.BadRequest(f"query parameter {missing[0]!r} is required")
         return out
 
     def _body(self, req: Request, route: Route) -> Any:
@@ -145,9 +176,15 @@ class Api:
         return doc
 
 
+_INTEGER = re.compile(r"^-?[0-9]{1,10}$")
+
+
 def _response(status: int, body: Body) -> Response:
     if body is None:
         return Response(status=status)
+    if isinstance(body, Raw):
+        return Response(status=status, body=body.data, headerlist=[("Content-Type", body.content_type),
+                                                                   *body.headers.items()])
     return Response(status=status, body=json.dumps(body).encode(), content_type="application/json", charset=None)
 
 

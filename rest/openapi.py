@@ -14,7 +14,7 @@ from typing import Any
 from . import schemas, v1
 from .app import QUERY_VALUE_MAX
 from .faults import status_of
-from .routes import Face, Route
+from .routes import Face, Query, Route
 
 Doc = dict[str, Any]
 
@@ -124,6 +124,10 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "Switch": schemas.SWITCH,
         "LinkEnd": schemas.LINK_END,
         "Link": schemas.LINK,
+        "KnownLink": schemas.KNOWN_LINK,
+        "NetworkWithPorts": schemas.VIEW_NETWORK,
+        "Trace": schemas.TRACE,
+        "Flow": schemas.PORT_FLOW,
     }
     built: Doc = {name: to_openapi(s) for name, s in resources.items()}
     built["Version"] = _VERSION
@@ -143,6 +147,27 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     built["PluggedPortsResponse"] = _list_of("plugged_ports", "PluggedPort")
     built["BindingResponse"] = _wrap("binding", _ref("Binding"))
     built["SwitchesResponse"] = _list_of("switches", "Switch")
+    built["TopologyResponse"] = {
+        "type": "object",
+        "properties": {
+            "switches": {"type": "array", "items": _ref("Switch")},
+            "links": {"type": "array", "items": _ref("KnownLink")},
+            "networks": {"type": "array", "items": _ref("NetworkWithPorts")},
+        },
+        "required": ["switches", "links", "networks"],
+    }
+    built["TraceResponse"] = _wrap("trace", _ref("Trace"))
+    built["PortFlowsResponse"] = {
+        "type": "object",
+        "properties": {
+            "port": _trace_source(),
+            "note": {"type": "string", "nullable": True, "description": "Why the port has no flows, if so."},
+            "flows": {"type": "array", "items": _ref("Flow")},
+        },
+        "required": ["port", "note", "flows"],
+    }
+    built["Metrics"] = {"type": "string", "description": "Prometheus's text exposition format."}
+    built["StaticFile"] = {"type": "string", "description": "A file of the live page."}
     built["LinksResponse"] = {
         "type": "object",
         "properties": {
@@ -167,6 +192,13 @@ def _components(routes: tuple[Route, ...]) -> Doc:
             "schema": {"type": "string"},
         },
     }
+    parameters["asset"] = {
+        "name": "asset",
+        "in": "path",
+        "required": True,
+        "description": "A file's name, e.g. `app.js`.",
+        "schema": {"type": "string"},
+    }
     for r in routes:
         if r.body is not None:
             _add(built, r.body.name, to_openapi(r.body.schema))
@@ -174,9 +206,9 @@ def _components(routes: tuple[Route, ...]) -> Doc:
             _add(parameters, q.ref, {
                 "name": q.name,
                 "in": "query",
-                "required": False,
+                "required": q.required,
                 "description": q.description,
-                "schema": {"type": "string", "minLength": 1, "maxLength": QUERY_VALUE_MAX},
+                "schema": _query_schema(q),
             })
     return {
         "schemas": built,
@@ -203,6 +235,19 @@ def _components(routes: tuple[Route, ...]) -> Doc:
             },
         },
     }
+
+
+def _trace_source() -> Doc:
+    """Where a port's traffic enters, as the trace's `from` says it."""
+    return to_openapi(schemas.TRACE["properties"]["from"])
+
+
+def _query_schema(q: Query) -> Doc:
+    if q.kind == "integer":
+        return {"type": "integer", "minimum": q.minimum, "maximum": q.maximum}
+    if q.kind == "boolean":
+        return {"type": "boolean"}
+    return {"type": "string", "minLength": 1, "maxLength": QUERY_VALUE_MAX}
 
 
 def _add(components: Doc, name: str, item: Doc) -> None:
@@ -284,7 +329,7 @@ def _error_types(face: Face, route: Route) -> dict[int, list[str]]:
 def _operation(face: Face, route: Route) -> Doc:
     ok: Doc = {"description": route.ok.description}
     if route.ok.schema is not None:
-        ok["content"] = {JSON: {"schema": _ref(route.ok.schema)}}
+        ok["content"] = {media: {"schema": _ref(route.ok.schema)} for media in route.ok.media}
     op: Doc = {
         "operationId": route.name,
         "tags": [route.tag],

@@ -27,8 +27,20 @@ if TYPE_CHECKING:
 
     from .app import Api
 
-Body = dict[str, Any] | None
 METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body that is not JSON (the metrics' text, the page's files), with its content type."""
+
+    content_type: str
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Body = dict[str, Any] | Raw | None
 
 
 @dataclass(frozen=True)
@@ -60,11 +72,12 @@ Handler = Callable[[Call], Body]
 @dataclass(frozen=True)
 class Ok:
     """A route's success: its status, its body's schema (a name among the document's schemas;
-    None for no body) and what it means."""
+    None for no body), what it means, and the media types its body comes in (JSON unless said)."""
 
     status: int
     schema: str | None
     description: str
+    media: tuple[str, ...] = (JSON,)
 
     def __post_init__(self) -> None:
         if not 200 <= self.status < 300:
@@ -94,11 +107,21 @@ class RequestBody:
 @dataclass(frozen=True)
 class Query:
     """A query parameter a route accepts; `component` names it in the document when its name is
-    taken there (by a path parameter of the same name)."""
+    taken there (by a path parameter of the same name). Its value is a string, or (`kind`) an
+    integer from `minimum` to `maximum`, or a boolean (true or false); the dispatcher refuses
+    any other, and a `required` one that is missing, before the handler runs."""
 
     name: str
     description: str
     component: str = ""
+    required: bool = False
+    kind: str = "string"
+    minimum: int = 0
+    maximum: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("string", "integer", "boolean"):
+            raise ValueError(f"query parameter {self.name}: no kind {self.kind!r}")
 
     @property
     def ref(self) -> str:
@@ -120,7 +143,7 @@ class Route:
     body: RequestBody | None = None
     query: tuple[Query, ...] = ()
     public: bool = False  # no credentials asked
-    admin: bool = False  # the service refuses others (Forbidden); said here for the document
+    admin: bool = False  # the dispatcher refuses others (Forbidden), as the service does for its own
     description: str = ""
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 

@@ -194,6 +194,21 @@ SWITCH: Schema = {
                 "vifs": {"type": "integer"},
             },
         },
+        "capabilities": {
+            "type": "object",
+            "description": "What the switch offered when it connected, and what it lacks for the pipeline: a "
+                           "switch that lacks something is never programmed.",
+            "properties": {
+                "openflow_version": {"type": "string"},
+                "tables": {"type": "integer"},
+                "meters": {"type": ["integer", "null"]},
+                "ports": {"type": ["integer", "null"]},
+                "supported": {"type": "boolean"},
+                "missing": {"type": "array", "items": {"type": "string"}},
+                "warnings": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["openflow_version", "tables", "meters", "ports", "supported", "missing", "warnings"],
+        },
         "tunnel": {
             "type": "object",
             "description": "With the vxlan driver: the tunnel port, and what is wrong with it if anything.",
@@ -221,4 +236,131 @@ LINK: Schema = {
         "source": {"type": "string", "enum": ["discovered", "configured", "both"]},
     },
     "required": ["src", "dst", "source"],
+}
+KNOWN_LINK: Schema = {
+    "type": "object",
+    "properties": {
+        **LINK["properties"],
+        "state": {"type": "string", "enum": ["up", "down", "problem"]},
+    },
+    "required": [*LINK["required"], "state"],
+}
+_NULLABLE_STRING: Schema = {"type": ["string", "null"]}
+_NULLABLE_INT: Schema = {"type": ["integer", "null"]}
+VIEW_PORT: Schema = {
+    "type": "object",
+    "properties": {
+        **PORT["properties"],
+        "mac_address": _NULLABLE_STRING,
+        "binding": {"oneOf": [{"type": "null"}, {
+            "type": "object",
+            "properties": {"datapath_id": {"type": "string"}, "port_no": _NULLABLE_INT, "port_name": _NULLABLE_STRING},
+            "required": ["datapath_id", "port_no", "port_name"],
+        }]},
+    },
+    "required": [*PORT["required"], "mac_address", "binding"],
+}
+VIEW_NETWORK: Schema = {
+    "type": "object",
+    "properties": {**NETWORK["properties"], "ports": {"type": "array", "items": VIEW_PORT}},
+    "required": [*NETWORK["required"], "ports"],
+}
+
+# A flow as the operations views show it; a frame as the trace describes it (fields it lacks are left out).
+FLOW: Schema = {
+    "type": "object",
+    "properties": {
+        "table": {"type": "integer"},
+        "priority": {"type": "integer"},
+        "cookie": {"type": "string", "description": "hexadecimal"},
+        "match": {"type": "object", "description": "field -> value, or [value, mask]"},
+        "actions": {"type": "array", "items": {"type": "string"}, "description": "as ovs-ofctl writes them"},
+        "goto": _NULLABLE_INT,
+        "role": {"type": "string", "enum": ["lldp", "miss", "guard", "admit", "trunk", "deliver", "forward",
+                                            "tunnel", "flood", "other"]},
+        "explanation": {"type": "string"},
+    },
+    "required": ["table", "priority", "cookie", "match", "actions", "goto", "role", "explanation"],
+}
+PORT_FLOW: Schema = {
+    "type": "object",
+    "properties": {**FLOW["properties"], "datapath_id": {"type": "string"}, "installed": {"type": ["boolean", "null"]}},
+    "required": [*FLOW["required"], "datapath_id", "installed"],
+}
+FRAME: Schema = {
+    "type": "object",
+    "properties": {
+        **{k: {"type": "integer"} for k in ("in_port", "vlan_vid", "ip_proto", "udp_src", "udp_dst", "tunnel_id")},
+        **{k: {"type": "string"} for k in ("eth_src", "eth_dst", "eth_type", "ipv4_src", "ipv4_dst", "arp_spa",
+                                           "arp_tpa", "arp_sha", "tun_ipv4_src", "tun_ipv4_dst")},
+    },
+    "required": ["in_port", "eth_src", "eth_dst", "eth_type"],
+}
+_SWITCH_PORT: Schema = {
+    "type": "object",
+    "properties": {"datapath_id": {"type": "string"}, "port_no": {"type": "integer"}},
+    "required": ["datapath_id", "port_no"],
+}
+TRACE: Schema = {
+    "type": "object",
+    "properties": {
+        "from": {
+            "type": "object",
+            "description": "Where the frame enters; the switch port is null when it enters nowhere (see verdict).",
+            "properties": {"port_id": _NULLABLE_STRING, "vnic_id": _NULLABLE_STRING, "datapath_id": _NULLABLE_STRING,
+                           "port_no": _NULLABLE_INT, "port_name": _NULLABLE_STRING},
+            "required": ["port_id", "vnic_id", "datapath_id", "port_no", "port_name"],
+        },
+        "to": {"oneOf": [{"type": "null"}, {
+            "type": "object",
+            "description": "The VNIC that has the address, if one does.",
+            "properties": {"address": {"type": "string"}, "port_id": {"type": "string"},
+                           "vnic_id": {"type": "string"}, "segment": {"type": "integer"},
+                           "datapath_id": {"type": "string"}, "port_no": {"type": "integer"}},
+            "required": ["address", "port_id", "vnic_id", "segment", "datapath_id", "port_no"],
+        }]},
+        "frame": {"oneOf": [{"type": "null"}, FRAME]},
+        "hops": {"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "hop": {"type": "integer"},
+                "parent": _NULLABLE_INT,
+                "datapath_id": {"type": "string"},
+                "in_port": {"type": "integer"},
+                "frame": FRAME,
+                "tables": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"table": {"type": "integer"}, "flow": {"oneOf": [{"type": "null"}, FLOW]}},
+                    "required": ["table", "flow"],
+                }},
+                "outputs": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"type": "integer"},
+                        "kind": {"type": "string", "enum": ["port", "link", "tunnel", "controller", "lost"]},
+                        "next_hop": _NULLABLE_INT,
+                        "frame": FRAME,
+                        "to": {"oneOf": [{"type": "null"}, _SWITCH_PORT]},
+                    },
+                    "required": ["port", "kind", "next_hop", "frame", "to"],
+                }},
+            },
+            "required": ["hop", "parent", "datapath_id", "in_port", "frame", "tables", "outputs"],
+        }},
+        "verdict": {
+            "type": "object",
+            "properties": {
+                "outcome": {"type": "string", "enum": ["delivered", "dropped", "controller", "error"]},
+                "rule": {"type": ["string", "null"], "enum": ["anti-spoofing", "isolation", "no binding",
+                                                              "table miss", None]},
+                "reason": {"type": "string"},
+                "hop": _NULLABLE_INT,
+                "datapath_id": _NULLABLE_STRING,
+                "port_no": _NULLABLE_INT,
+                "flow": {"oneOf": [{"type": "null"}, FLOW]},
+            },
+            "required": ["outcome", "rule", "reason", "hop", "datapath_id", "port_no", "flow"],
+        },
+    },
+    "required": ["from", "to", "frame", "hops", "verdict"],
 }

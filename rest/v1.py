@@ -10,9 +10,10 @@ from webob import Request
 
 from sdnapp import errors
 from sdnapp.service import BindingRequest, PluggedPortRequest
+from sdnapp.trace import Frame
 
-from . import faults, schemas, views
-from .routes import Body, Call, Face, Ok, Query, RequestBody, Route
+from . import faults, schemas, static, views
+from .routes import Body, Call, Face, Ok, Query, Raw, RequestBody, Route
 
 # handlers: versions and operations -------------------------------------------------------------
 
@@ -57,6 +58,47 @@ def list_switches(c: Call) -> Body:
 def list_links(c: Call) -> Body:
     links, problems = c.svc.links(c.caller)
     return {"links": [views.link(u) for u in links], "problems": problems}
+
+
+def show_topology(c: Call) -> Body:
+    switches = [views.switch(s, c.api.switch_report(s.datapath_id)) for s in c.svc.switches(c.caller)]
+    links = [views.known_link(k) for k in c.svc.known_links(c.caller)]
+    networks = []
+    if "networks" in c.svc.extensions:
+        by_network: dict[str, list[Any]] = {}
+        for p in c.svc.list_ports(c.caller):
+            by_network.setdefault(p.network_id, []).append(p)
+        vnics = {v.id: v for v in c.svc.list_vnics(c.caller)}
+        networks = [views.network_ports(n, by_network.get(n.id, []), vnics, c.svc, c.caller)
+                    for n in c.svc.list_networks(c.caller)]
+    return {"switches": switches, "links": links, "networks": networks}
+
+
+def trace(c: Call) -> Body:
+    q = c.query
+    frame = Frame(q["from"], q["to"], q.get("eth_src"), q.get("ipv4_src"),
+                  int(q["vlan"]) if "vlan" in q else None, q.get("arp") == "true")
+    return {"trace": c.api.tracer.trace(frame)}
+
+
+def show_port_flows(c: Call) -> Body:
+    port = c.svc.get_port(c.caller, c.path["port_id"])
+    return c.api.tracer.port_flows(port.id)
+
+
+def metrics(c: Call) -> Body:
+    if not c.api.metrics.enabled:
+        raise faults.NotFound("metrics are off here (metrics.enabled: false)")
+    content_type, data = c.api.metrics.exposition(c.req.headers.get("Accept", ""))
+    return Raw(content_type, data)
+
+
+def ui_page(c: Call) -> Body:
+    return static.asset("index.html")
+
+
+def ui_file(c: Call) -> Body:
+    return static.asset(c.path["asset"])
 
 
 # handlers: vnics and bindings -------------------------------------------------------------------
@@ -176,6 +218,16 @@ def list_network_ports(c: Call) -> Body:
 
 TENANT = Query("tenant_id", "Admins only: only the resources of this project (ignored for others).")
 NETWORK = Query("network_id", "Only the ports of this network.", component="network_id_filter")
+TRACE_QUERY = (
+    Query("from", "Where the frame enters: a port's id (its VNIC's switch port), or DATAPATH_ID/PORT, a switch "
+          "port by number or name.", required=True),
+    Query("to", "Where it is meant to go: a MAC address, or an IPv4 address (the frame is IPv4 to the VNIC that "
+          "has it, or an ARP request when none does).", required=True),
+    Query("eth_src", "The frame's source MAC, instead of the VNIC's own (a spoofed frame)."),
+    Query("ipv4_src", "The frame's source IPv4 address, instead of the port's own."),
+    Query("vlan", "The frame arrives tagged with this VLAN id.", kind="integer", minimum=0, maximum=4095),
+    Query("arp", "true: an ARP request for `to` (an IPv4 address), not IPv4 to its owner.", kind="boolean"),
+)
 
 VNIC_CREATE = RequestBody("VnicCreateRequest", schemas.VNIC_CREATE)
 BINDING_PUT = RequestBody("BindingRequest", schemas.BINDING_PUT)
@@ -269,6 +321,32 @@ ROUTES: tuple[Route, ...] = (
           Ok(200, "SwitchesResponse", "The switches"), admin=True),
     Route("GET", "/v1/links", list_links, "operations", "List the inter-switch links in use",
           Ok(200, "LinksResponse", "The links"), admin=True),
+    Route("GET", "/v1/topology", show_topology, "operations",
+          "Show switches, every link known with its state, and each network's ports",
+          Ok(200, "TopologyResponse", "The live view the page draws"), admin=True,
+          description="Links are up (in use), down (a switch or port of it is down, or LLDP stopped seeing it) "
+          "or problem (configured, contradicted by discovery)."),
+    Route("GET", "/v1/trace", trace, "operations", "Trace a frame through the flows sdnapp wants on each switch",
+          Ok(200, "TraceResponse", "Every hop (switch, tables, the flow that matched, what it did) and the verdict"),
+          (errors.PortNotFound,), query=TRACE_QUERY, admin=True,
+          description="Nothing is sent to a switch: the frame runs through the flows computed from the desired "
+          "state, across links and tunnels. The verdict is delivered, dropped (by anti-spoofing, isolation, no "
+          "binding or table miss) or sent to the controller."),
+    Route("GET", "/v1/ports/{port_id}/flows", show_port_flows, "operations",
+          "List the flows that carry a port's traffic, explained",
+          Ok(200, "PortFlowsResponse", "The flows wanted on each switch, and whether the switch holds them"),
+          (errors.PortNotFound,), admin=True),
+    Route("GET", "/metrics", metrics, "operations", "Get the Prometheus metrics",
+          Ok(200, "Metrics", "The metrics in Prometheus's text format (OpenMetrics if the Accept header asks)",
+             media=("text/plain", "application/openmetrics-text")),
+          (faults.NotFound,), admin=True,
+          description="Served without credentials where `metrics.public` is set, and with auth.strategy noauth."),
+    Route("GET", "/ui", ui_page, "operations", "Open the live page of switches, links and ports",
+          Ok(200, "StaticFile", "The page", media=("text/html",)), public=True,
+          description="A static page with no data of its own: it reads GET /v1/topology every second with the "
+          "caller's credentials."),
+    Route("GET", "/ui/{asset}", ui_file, "operations", "Get a file of the live page",
+          Ok(200, "StaticFile", "The file", media=static.MEDIA), (static.AssetNotFound,), public=True),
 )
 
 FAULTS: faults.FaultMap = {

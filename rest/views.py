@@ -7,7 +7,7 @@ from typing import Any
 from sdnapp.model import Caller, Network, Port, Vnic
 from sdnapp.service import NetworkService
 from sdnapp.validate import format_dpid
-from topology.switches import LinkInUse, Switch
+from topology.switches import KnownLink, LinkInUse, Switch
 
 
 def network(n: Network, caller: Caller) -> dict[str, Any]:
@@ -78,3 +78,24 @@ def link(u: LinkInUse) -> dict[str, Any]:
         "dst": {"datapath_id": format_dpid(u.link.b.datapath_id), "port_no": u.link.b.port_no},
         "source": u.source,
     }
+
+
+def known_link(k: KnownLink) -> dict[str, Any]:
+    return {**link(LinkInUse(k.link, k.source)), "state": k.state}
+
+
+def network_ports(n: Network, ports: list[Port], vnics: dict[str, Vnic], svc: NetworkService,
+                  caller: Caller) -> dict[str, Any]:
+    """A network with its ports, each with its VNIC's MAC and where that VNIC is bound: the live view's."""
+    out = network(n, caller)
+    out["ports"] = []
+    for p in ports:
+        v = vnics.get(p.vnic_id) if p.vnic_id else None
+        b = svc.vnic_binding(v) if v is not None else None
+        out["ports"].append({
+            **port(p, svc),
+            "mac_address": v.mac_address if v is not None else None,
+            "binding": None if b is None else {"datapath_id": format_dpid(b.datapath_id), "port_no": b.port_no,
+                                               "port_name": b.port_name},
+        })
+    return out

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev)
+# chromium and chromium-driver: the live page's test in a real (headless) browser; fonts-dejavu-core its text.
+packages=(openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +21,8 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import sdnapp, pytest, scapy" 2>/dev/null || [ setup.py -nt .venv/.installed ]; then
+if ! .venv/bin/python -c "import sdnapp, pytest, scapy, prometheus_client, rich, selenium" 2>/dev/null \
+    || [ setup.py -nt .venv/.installed ]; then
   echo "setup: installing sdnapp and its test tools into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -e '.[test]' >/dev/null

@@ -19,7 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("--config", required=True)
     sub.add_parser("config-schema", help="print the configuration's JSON schema: every key, its default and meaning")
+    from .opscli import add_commands
+    from .opscli import run as run_operator_command
+
+    add_commands(sub)
     args = ap.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return run_operator_command(args)
     if args.command == "config-schema":
         print(json.dumps(SCHEMA, indent=2))
         return 0
@@ -37,13 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sdnapp: configuration error: {e}", file=sys.stderr)
         return 2
 
-    logging.basicConfig(
-        level=config.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from .logs import configure
     from .server import Server
     from .store import StoreError
+
+    configure(config.log_level, config.log_format)
 
     try:
         code = Server(config).run()

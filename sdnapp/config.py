@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 # Who may call the API; rest.auth has one authenticator for each.
 AUTH_STRATEGIES = ("noauth", "token", "keystone")
 ISOLATION_DRIVERS = (vlan.DRIVER, vxlan.DRIVER)
@@ -98,6 +99,12 @@ class TopologyConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = True
+    public: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     openflow: OpenFlowConfig = field(default_factory=OpenFlowConfig)
@@ -106,7 +113,9 @@ class Config:
     isolation: IsolationConfig = field(default_factory=IsolationConfig)
     topology: TopologyConfig = field(default_factory=TopologyConfig)
     switches: tuple[SwitchConfig, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log_level: str = "INFO"
+    log_format: str = "text"
 
 
 # The schema ------------------------------------------------------------------------------------------
@@ -251,8 +260,17 @@ SCHEMA: Schema = {
                                                  for k in ("type", "minItems", "maxItems")}},
                       "errorMessage": {"type": "must be a list of [end, end] pairs"}},
         }),
+        "metrics": _section(MetricsConfig, "Prometheus metrics at GET /metrics.", {
+            "enabled": _bool("Keep and serve metrics; false: /metrics answers 404 and nothing is counted."),
+            "public": _bool("Serve /metrics without credentials, for a scraper that sends none; false: to "
+                            "administrators only with auth.strategy token or keystone (with noauth, which trusts "
+                            "any caller on loopback anyway, it is always served without credentials)."),
+        }),
         "logging": _section(None, "The log (on stderr).", {
             "level": {**_enum(LOG_LEVELS, "Least severity logged."), "default": Config.log_level},
+            "format": {**_enum(LOG_FORMATS, "text: one line per record; json: one JSON object per line (ts, "
+                               "level, logger, message, exception), for a log collector."),
+                       "default": Config.log_format},
         }),
     },
 }
@@ -352,7 +370,9 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         isolation=isolation,
         switches=_switches(raw.get("switches", []), isolation.driver),
         topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, hold_time=float, links=_links),
+        metrics=_build(MetricsConfig, sec["metrics"]),
         log_level=sec["logging"].get("level", Config.log_level),
+        log_format=sec["logging"].get("format", Config.log_format),
     )
 
 

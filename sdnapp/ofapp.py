@@ -12,12 +12,14 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from os_ken.base import app_manager
 from os_ken.controller import controller, ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.ofproto import ofproto_v1_0
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
@@ -26,7 +28,9 @@ from flows.model import Flow
 from topology.switches import SwitchPort
 
 from . import ofmsg
+from .capabilities import CapabilityBook
 from .discovery import Discovery
+from .metrics import NO_METRICS, Metrics
 from .reconciler import Reconciler, SwitchGone
 
 LOG = logging.getLogger(__name__)
@@ -83,7 +87,9 @@ class _Pending:
 class SwitchChannels:
     """Request/reply over os-ken datapaths, usable from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics = NO_METRICS, capabilities: CapabilityBook | None = None) -> None:
+        self.metrics = metrics
+        self.capabilities = capabilities if capabilities is not None else CapabilityBook()
         self._lock = threading.Lock()
         self._datapaths: dict[int, Any] = {}
         self._pending: dict[int, _Pending] = {}  # by every xid it owns
@@ -139,6 +145,7 @@ class SwitchChannels:
                 raise SwitchGone(f"{dpid:016x}")
             for x in xids | {barrier.xid}:
                 self._pending[x] = pending
+        outcome, sent = "gone", time.perf_counter()
         try:
             for m in msgs:
                 if not dp.send_msg(m):
@@ -146,12 +153,15 @@ class SwitchChannels:
             if not dp.send_msg(barrier):
                 raise SwitchGone(f"{dpid:016x}")
             if not pending.done.wait(REPLY_TIMEOUT):
+                outcome = "timeout"
                 raise SwitchGone(f"{dpid:016x}: no barrier reply in {REPLY_TIMEOUT:.0f}s")
             with self._lock:
                 if self._datapaths.get(dpid) is not dp:
                     raise SwitchGone(f"{dpid:016x}")
+            outcome = "ok"
             return pending
         finally:
+            self.metrics.barrier(dpid, outcome, time.perf_counter() - sent if outcome == "ok" else None)
             with self._lock:
                 for x in xids | {barrier.xid}:
                     self._pending.pop(x, None)
@@ -200,7 +210,9 @@ class SwitchChannels:
         """Set up the meter that limits packets to the controller; False if the switch has no meters."""
         dp = self._dp(dpid)
         features = self.request(dpid, [ofmsg.meter_features_request(dp)])
-        if features.errors or not ofmsg.supports_drop_meters(features.replies):
+        meters = 0 if features.errors else ofmsg.drop_meters(features.replies)
+        self.capabilities.meters(dpid, meters)
+        if not meters:
             return False
         mod = ofmsg.meter_mod(dp, ofmsg.MODIFY, meter_id, rate_pps, burst)
         if self.request(dpid, [mod]).errors:  # no such meter yet
@@ -216,7 +228,9 @@ class SwitchChannels:
         dp = self._dp(dpid)
         p = self.request(dpid, [parser.OFPPortDescStatsRequest(dp, 0)])
         ports = [switch_port(x) for r in p.replies for x in r.body]
-        return [x for x in ports if x.port_no <= ofp.OFPP_MAX]
+        physical = [x for x in ports if x.port_no <= ofp.OFPP_MAX]
+        self.capabilities.ports(dpid, len(physical))
+        return physical
 
     def read_flows(self, dpid: int) -> list[Flow]:
         dp = self._dp(dpid)
@@ -235,6 +249,8 @@ class SwitchChannels:
             + [(ofmsg.ADD, f) for f in d.add]
         )
         msgs = [ofmsg.flow_mod(dp, kind, f) for kind, f in ordered]
+        counts = {ofmsg.ADD: len(d.add), ofmsg.MODIFY: len(d.modify), ofmsg.DELETE: len(d.delete)}
+        self.metrics.flow_mods(dpid, counts, 0)
         p = self.request(dpid, msgs)
         rejected = []
         for m, (_, f) in zip(msgs, ordered, strict=True):
@@ -242,11 +258,14 @@ class SwitchChannels:
             if err is not None:
                 LOG.error("switch %016x rejected %s: type=%s code=%s", dpid, f, err.type, err.code)
                 rejected.append(f)
+        self.metrics.flow_mods(dpid, {}, len(rejected))
         return rejected
 
 
 class SdnApp(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofp.OFP_VERSION]
+    # OpenFlow 1.3 is what the pipeline needs; a switch that speaks only 1.0 is let in as far as the
+    # handshake, so that it is reported with what it lacks instead of failing to connect in silence.
+    OFP_VERSIONS = [ofproto_v1_0.OFP_VERSION, ofp.OFP_VERSION]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.reconciler: Reconciler = kwargs.pop("sdnapp_reconciler")
@@ -257,8 +276,13 @@ class SdnApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _features(self, ev: Any) -> None:
-        dp = ev.msg.datapath
-        LOG.info("switch %016x connecting from %s", dp.id, dp.address)
+        msg = ev.msg
+        dp = msg.datapath
+        LOG.info("switch %016x connecting from %s", msg.datapath_id, dp.address)
+        missing = self.channels.capabilities.handshake(msg.datapath_id, dp.ofproto.OFP_VERSION, msg.n_tables)
+        if missing:
+            LOG.error("switch %016x lacks what the pipeline needs: %s; it is left alone", msg.datapath_id,
+                      "; ".join(missing))
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def _state_change(self, ev: Any) -> None:
@@ -266,6 +290,10 @@ class SdnApp(app_manager.OSKenApp):
         if dp.id is None:
             return
         if ev.state == MAIN_DISPATCHER:
+            if self.channels.capabilities.missing(dp.id):
+                # Never programmed, not even in part: listed (as not in use) with what it lacks.
+                self.reconciler.topology.expect(dp.id)
+                return
             self.channels.add(dp)
             LOG.info("switch %016x connected", dp.id)
             self.reconciler.on_switch_up(dp.id)
@@ -281,6 +309,8 @@ class SdnApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev: Any) -> None:
         msg = ev.msg
+        if msg.datapath.ofproto.OFP_VERSION != ofp.OFP_VERSION:
+            return  # a switch refused at its handshake
         port = switch_port(msg.desc)
         if port.port_no > ofp.OFPP_MAX or not self.channels.is_current(msg.datapath):
             return  # a reserved port, or news from a connection a newer one replaced
@@ -314,11 +344,18 @@ class SdnApp(app_manager.OSKenApp):
         # Only LLDP is sent to the controller. Anything from a switch is
         # untrusted input: a malformed packet-in is logged and dropped.
         msg = ev.msg
+        reason = _PACKET_IN_REASONS.get(getattr(msg, "reason", None), "other")
         try:
             in_port = msg.match["in_port"]
             data = bytes(msg.data)
         except (KeyError, TypeError, AttributeError):
             LOG.debug("malformed packet-in from %016x", msg.datapath.id)
+            self.channels.metrics.packet_in(reason, "malformed")
             return
-        if self.discovery is not None and len(data) >= 14 and data[12:14] == b"\x88\xcc":
+        lldp = len(data) >= 14 and data[12:14] == b"\x88\xcc"
+        self.channels.metrics.packet_in(reason, "lldp" if lldp else "other")
+        if self.discovery is not None and lldp:
             self.discovery.on_lldp(msg.datapath.id, int(in_port), data)
+
+
+_PACKET_IN_REASONS = {ofp.OFPR_NO_MATCH: "no_match", ofp.OFPR_ACTION: "action", ofp.OFPR_INVALID_TTL: "invalid_ttl"}

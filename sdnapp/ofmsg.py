@@ -124,13 +124,10 @@ def meter_features_request(datapath: Any) -> Any:
     return parser.OFPMeterFeaturesStatsRequest(datapath, 0)
 
 
-def supports_drop_meters(replies: list[Any]) -> bool:
-    """Whether a meter features reply offers at least one meter with a drop band."""
-    for r in replies:
-        for feat in r.body:
-            if feat.max_meter >= 1 and feat.band_types & (1 << ofp.OFPMBT_DROP):
-                return True
-    return False
+def drop_meters(replies: list[Any]) -> int:
+    """How many meters with a drop band a meter features reply offers (0: none)."""
+    return max((int(feat.max_meter) for r in replies for feat in r.body
+                if feat.band_types & (1 << ofp.OFPMBT_DROP)), default=0)
 
 
 def meter_mod(datapath: Any, command: str, meter_id: int, rate_pps: int, burst: int) -> Any:

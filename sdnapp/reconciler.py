@@ -34,6 +34,7 @@ from flows.vlan import VlanDriver
 from topology.switches import SwitchPort, Topology
 
 from .desired import DesiredState
+from .metrics import NO_METRICS, Metrics
 from .status import StatusBook
 
 LOG = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Reconciler:
         lldp: bool = False,
         tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
         workers: int = 4,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         """`workers` threads reconcile different switches at once: one switch's barrier round trip
         does not hold up another's job."""
@@ -104,6 +106,7 @@ class Reconciler:
         self.lldp = lldp
         self.tunnels = tunnels
         self.workers = workers
+        self.metrics = metrics
         self.retry_delay = 2.0
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
@@ -238,9 +241,14 @@ class Reconciler:
     def _run(self) -> None:
         while (job := self._next()) is not None:
             dpid, work = job
+            kind = "connect" if work.read_back else "fabric" if work.every else "segments"
+            outcome = "error"
+            t0 = time.perf_counter()
             try:
                 self.run_job(dpid, work)
+                outcome = "ok"
             except SwitchGone as e:
+                outcome = "switch_gone"
                 # What the switch applied is unknown now: forget the cache so the
                 # next job reads the switch back, and retry soon if it is still here.
                 LOG.warning("switch %016x did not complete reconciliation: %s", dpid, e)
@@ -257,12 +265,14 @@ class Reconciler:
                 if dpid in self.topology.connected():
                     self._retry_later(dpid)
             finally:
+                self.metrics.reconcile_job(kind, outcome, time.perf_counter() - t0)
                 with self._cond:
                     self._busy.discard(dpid)
                     self._cond.notify_all()
 
     def run_job(self, dpid: int, work: Work) -> FlowDiff:
         """Bring one switch in line for `work`. Returns what was sent."""
+        started = time.monotonic()
         with self._cond:
             full = work.read_back or dpid not in self._installed
         if full:
@@ -337,6 +347,13 @@ class Reconciler:
                 usable=self.topology.port_usable(m.datapath_id, m.port_no),
                 error=part in bad_parts or BASE_PARTITION in bad_parts,
             )
+        if full:
+            # Progress of a (re)start: each switch says when it is in line, and how many are.
+            with self._cond:
+                done, held = len(self._installed), len(table)
+            LOG.info("switch %016x reconciled after connecting, in %.2fs: %d of ours held, %d flow-mods sent, "
+                     "%d ports confirmed; %d of %d connected switches reconciled", dpid, time.monotonic() - started,
+                     held, len(d), len(confirmations), done, len(self.topology.connected()))
         return d
 
     def _states(self, segments: set[int] | None) -> tuple[int, dict[int, SegmentState]]:

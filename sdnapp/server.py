@@ -13,6 +13,7 @@ from typing import Any
 from flows.driver import TunnelEnd
 
 from .config import Config, ConfigError
+from .metrics import State as MetricsState
 
 LOG = logging.getLogger("sdnapp")
 
@@ -59,8 +60,10 @@ class Server:
         from rest.openapi import document
         from topology.switches import Topology
 
+        from .capabilities import CapabilityBook
         from .desired import DesiredState
         from .discovery import Discovery
+        from .metrics import Metrics
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
         from .reconciler import Reconciler
@@ -68,12 +71,14 @@ class Server:
         from .service import NetworkService, SegmentPool
         from .status import StatusBook
         from .store import Store
+        from .trace import Tracer
 
         # The composition root: every collaborator is made here and handed to
         # what uses it at construction, switch side first, tenant API last.
         c = self.config
         auth: Authenticator = authenticator_for(c.auth)
-        self.store = Store(c.store.path)
+        self.metrics = Metrics(enabled=c.metrics.enabled)
+        self.store = Store(c.store.path, self.metrics)
         self.topology = Topology(list(c.topology.links), hold_time=c.topology.hold_time)
         for sw in c.switches:
             self.topology.expect(sw.datapath_id)
@@ -81,11 +86,12 @@ class Server:
         low, high = c.isolation.segment_range
         pool = SegmentPool(c.isolation.driver, low, high)
         desired = DesiredState(self.store, self.topology, pool.type)
-        self.channels = SwitchChannels()
+        self.capabilities = CapabilityBook()
+        self.channels = SwitchChannels(self.metrics, self.capabilities)
         driver: Driver = VxlanDriver() if c.isolation.driver == vxlan.DRIVER else VlanDriver()
         self.reconciler = Reconciler(
             desired, self.topology, self.status, self.channels,
-            driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends,
+            driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends, metrics=self.metrics,
         )
         self.service = NetworkService(
             self.store, pool, self.topology, self.status, on_change=self.reconciler.segments_changed
@@ -109,9 +115,15 @@ class Server:
         )
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()
+        tracer = Tracer(desired, self.topology, driver, self.tunnel_ends, c.topology.discovery,
+                        self.reconciler.installed)
+        # noauth trusts any caller on loopback: asking a scraper to claim to be an admin would protect nothing.
+        opened = frozenset({"metrics"}) if c.metrics.public or c.auth.strategy == "noauth" else frozenset()
         self.api = Api(
-            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report
+            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report,
+            tracer=tracer, metrics=self.metrics, open_routes=opened,
         )
+        self.metrics.watch(self.metrics_state)
 
         oscfg.CONF(args=[], project="os_ken")
         oscfg.CONF.set_override("ofp_listen_host", c.openflow.listen_host)
@@ -136,6 +148,9 @@ class Server:
         """What GET /v1/switches adds: the flows reconciliation keeps there, and for a configured
         switch its OVSDB and tunnel port state."""
         out: dict[str, object] = {"flows": self.reconciler.report(dpid)}
+        caps = self.capabilities.report(dpid)
+        if caps is not None:
+            out["capabilities"] = caps
         db = self.dbs.get(dpid)
         if db is not None:
             out["ovsdb"] = {"remote": db.config.ovsdb, "connected": db.state.connected, "error": db.state.error,
@@ -149,6 +164,23 @@ class Server:
             out["tunnel"] = {"port_name": self.config.isolation.tunnel_port, "port_no": end.port_no,
                              "local_ip": end.ip, "ok": problem is None, "problem": problem}
         return out
+
+    def metrics_state(self) -> MetricsState:
+        """What the metrics read at each scrape: switches, ports by status, links, OVSDB connections."""
+        from collections import Counter
+
+        unsupported = set(self.capabilities.unsupported())
+        switches = Counter("unsupported" if s.datapath_id in unsupported else
+                           "connected" if s.connected else "disconnected" for s in self.topology.switches())
+        with self.store.read() as tx:
+            ports = tx.ports()
+        statuses = Counter(self.service.port_status(p) for p in ports)
+        links = Counter(u.source for u in self.topology.links_in_use())
+        return MetricsState(
+            switches=dict(switches), ports=dict(statuses), links=dict(links),
+            link_problems=len(self.topology.link_problems()),
+            ovsdb={f"{d:016x}": db.state.connected for d, db in self.dbs.items()},
+        )
 
     def openflow_ready(self) -> bool:
         return set(self.config.openflow.ports) <= _listening_ports()

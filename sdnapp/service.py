@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from topology.switches import MAX_PORT_NO, LinkInUse, Switch, Topology
+from topology.switches import MAX_PORT_NO, KnownLink, LinkInUse, Switch, Topology
 
 from . import errors, validate
 from .model import Binding, Caller, Network, Port, Vnic
@@ -568,6 +568,11 @@ class NetworkService:
     def links(self, caller: Caller) -> tuple[list[LinkInUse], list[str]]:
         self._require_admin(caller)
         return self.topology.links_in_use(), self.topology.link_problems()
+
+    def known_links(self, caller: Caller) -> list[KnownLink]:
+        """Links in use and those known but not in use (down, or contradicted), for the live view."""
+        self._require_admin(caller)
+        return self.topology.links_known()
 
     def healthy(self) -> bool:
         return self.store.ping()

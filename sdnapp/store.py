@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from topology.fabric import Link, LinkEnd
 from topology.switches import SwitchPort
 
+from .metrics import NO_METRICS, Metrics
 from .model import Binding, Network, Port, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
@@ -94,8 +95,9 @@ class StoreError(Exception):
 
 
 class Store:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, metrics: Metrics = NO_METRICS) -> None:
         self.path = path
+        self._metrics = metrics
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             raise StoreError(f"store directory {parent} does not exist")
@@ -150,13 +152,13 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Txn]:
-        with self._lock:
+        with self._lock, self._metrics.store_transaction("read"):
             yield Txn(self._db)
 
     @contextmanager
     def write(self) -> Iterator[Txn]:
         """One atomic, durable transaction: committed on success, rolled back on any error."""
-        with self._lock:
+        with self._lock, self._metrics.store_transaction("write"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield Txn(self._db)

@@ -2,50 +2,27 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
+from sdnapp.apiclient import ApiClient, ApiError
 
-class ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        err = body.get("error", {}) if isinstance(body, dict) else {}
-        super().__init__(f"{status} {err.get('type')}: {err.get('message')}")
-        self.status = status
-        self.type = err.get("type")
-        self.body = body
+__all__ = ["ApiError", "Client"]
 
 
-def _body(raw: bytes) -> Any:
-    """An answer's JSON body; one that is not JSON kept as an error message."""
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return {"error": {"type": "?", "message": raw[:200].decode("utf-8", "replace")}}
-
-
-class Client:
-    """By default one connection per request; `keep_alive` keeps one per thread, as a compute
-    service's HTTP session does (the benchmark uses it; a request is never retried on another)."""
+class Client(ApiClient):
+    """As a project (with the noauth headers, admin or not), or with a token."""
 
     def __init__(
         self, base_url: str, project: str = "demo", admin: bool = False, token: str | None = None,
         keep_alive: bool = False,
     ) -> None:
-        self.base = base_url.rstrip("/")
-        self.headers = {"X-Project-Id": project}
+        headers = {"X-Project-Id": project}
         if admin:
-            self.headers["X-Roles"] = "admin"
+            headers["X-Roles"] = "admin"
         if token is not None:
-            self.headers = {"X-Auth-Token": token}
-        self.keep_alive = keep_alive
-        self._url = urllib.parse.urlsplit(self.base)
-        self._local = threading.local()
+            headers = {"X-Auth-Token": token}
+        super().__init__(base_url, headers, keep_alive)
 
     def as_project(self, project: str, admin: bool = False) -> Client:
         """The same service as another project; a keep-alive client shares its connections."""
@@ -53,47 +30,9 @@ class Client:
         other._local = self._local
         return other
 
-    def call(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        headers = dict(self.headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        if self.keep_alive:
-            return self._call_kept(method, path, data, headers, timeout)
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                raw = resp.read()
-                return resp.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            return e.code, _body(e.read())
-
-    def _call_kept(
-        self, method: str, path: str, data: bytes | None, headers: dict[str, str], timeout: float
-    ) -> tuple[int, Any]:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPConnection(self._url.hostname or "127.0.0.1", self._url.port or 80,
-                                              timeout=timeout)
-            self._local.conn = conn
-        try:
-            conn.request(method, self._url.path + path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            self._local.conn = None
-            raise
-        return resp.status, _body(raw)
-
     def _ok(self, method: str, path: str, body: Any = None) -> Any:
-        status, out = self.call(method, path, body)
-        if status >= 300:
-            raise ApiError(status, out or {})
-        return out
-
-    def get(self, path: str) -> Any:
-        return self._ok("GET", path)
+        """`ok` under the name the helpers below use."""
+        return self.ok(method, path, body)
 
     def create_network(self, name: str = "", address_prefix: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}

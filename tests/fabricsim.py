@@ -4,10 +4,9 @@ Each switch is a `FakeSwitch` holding `base_flows()` and, for every network,
 `segment_flows(...)` compiled against the same `Fabric`. A frame sent in on a
 port is run through that switch; whatever comes out on an inter-switch link
 port arrives at the switch on the other end of the link, on that end's port;
-whatever comes out on any other port is delivered there. A forwarding loop (a
-frame crossing more links than a loop-free fabric could make it, or the same
-frame arriving twice on the same port of the same switch) raises
-`ForwardingLoop`: a loop is a test failure, never a hang.
+whatever comes out on any other port is delivered there: `flows.trace.follow`, the
+same walk `sdnapp trace` runs. A forwarding loop raises `ForwardingLoop`: a loop is
+a test failure, never a hang.
 """
 
 from __future__ import annotations
@@ -19,15 +18,16 @@ from dataclasses import replace
 from flows.pipeline import base_flows
 from flows.sim import FakeSwitch, Packet
 from flows.state import Member
+from flows.trace import ForwardingLoop, PortKey, Wiring, follow
 from flows.vlan import segment_flows
 from topology.fabric import Fabric, Link, LinkEnd
 
-PortKey = tuple[int, int]  # (datapath id, port number)
+__all__ = [
+    "Delivery", "FabricSim", "ForwardingLoop", "PortKey", "counts", "full_mesh", "hop_counts", "leaf_spine", "line",
+    "link_ports", "ring", "wire",
+]
+
 Delivery = dict[PortKey, list[Packet]]
-
-
-class ForwardingLoop(AssertionError):
-    """A frame went round in circles or was duplicated onto the same port."""
 
 
 def wire(pairs: Iterable[tuple[int, int]], first_port: int = 1) -> list[Link]:
@@ -102,14 +102,10 @@ class FabricSim:
             self.access_ports[dpid] = frozenset(set(ps) - trunks.get(dpid, set()))
         self.fabric = Fabric(self.access_ports, self.links)
         # The wiring the frames follow: every usable link, seen from each end.
-        self.peer: dict[PortKey, PortKey] = {}
+        self.wiring = Wiring.of(self.fabric.links)
         self._link_at: dict[PortKey, Link] = {}
         for lk in self.fabric.links:
-            a, b = (lk.a.datapath_id, lk.a.port_no), (lk.b.datapath_id, lk.b.port_no)
-            if a in self.peer or b in self.peer:
-                raise ValueError(f"port cabled twice: {lk}")
-            self.peer[a], self.peer[b] = b, a
-            self._link_at[a] = self._link_at[b] = lk
+            self._link_at[(lk.a.datapath_id, lk.a.port_no)] = self._link_at[(lk.b.datapath_id, lk.b.port_no)] = lk
         self.switches: dict[int, FakeSwitch] = {
             dpid: FakeSwitch(dpid, set(aps) | trunks.get(dpid, set())) for dpid, aps in self.access_ports.items()
         }
@@ -128,7 +124,7 @@ class FabricSim:
                 sw.install(segment_flows(vid, ms, dpid, self.fabric))
 
     def is_link_port(self, dpid: int, port_no: int) -> bool:
-        return (dpid, port_no) in self.peer
+        return (dpid, port_no) in self.wiring.links
 
     def send(self, dpid: int, in_port: int, packet: Packet) -> Delivery:
         """Inject `packet` on (dpid, in_port); return the frames that came out on non-link ports, by port.
@@ -136,35 +132,11 @@ class FabricSim:
         Afterwards `trace` holds every (switch, frame as it arrived) and
         `crossings` every (link, frame as sent onto it) of this send.
         """
-        limit = 4 * max(1, len(self.peer) // 2)
-        budget = 16 * (len(self.switches) + len(self.peer))  # switch visits, against a storm
-        delivered: Delivery = {}
-        seen: set[tuple[int, Packet]] = set()
-        self.trace = []
-        self.crossings = []
-        queue: deque[tuple[int, Packet, int]] = deque([(dpid, replace(packet, in_port=in_port), 0)])
-        while queue:
-            at, frame, hops = queue.popleft()
-            if (at, frame) in seen:
-                raise ForwardingLoop(f"frame seen twice at switch {at} port {frame.in_port}: {frame}\n{self._story()}")
-            if hops > limit:
-                raise ForwardingLoop(f"frame crossed {hops} links (limit {limit}): {frame}\n{self._story()}")
-            budget -= 1
-            if budget < 0:
-                raise ForwardingLoop(f"too many copies of one frame: {packet}\n{self._story()}")
-            seen.add((at, frame))
-            self.trace.append((at, frame))
-            for out_port, out in self.switches[at].process(frame):
-                far = self.peer.get((at, out_port))
-                if far is None:
-                    delivered.setdefault((at, out_port), []).append(out)
-                else:
-                    self.crossings.append((self._link_at[(at, out_port)], out))
-                    queue.append((far[0], replace(out, in_port=far[1]), hops + 1))
-        return delivered
-
-    def _story(self) -> str:
-        return "\n".join(f"  sw {d} in {f.in_port} vlan {f.vlan_vid} {f.eth_src}->{f.eth_dst}" for d, f in self.trace)
+        self.trace, self.crossings = [], []
+        walk = follow(self.switches, self.wiring, dpid, replace(packet, in_port=in_port))
+        self.trace = [(h.datapath_id, h.frame) for h in walk.hops]
+        self.crossings = [(self._link_at[(h.datapath_id, e.port)], e.frame) for h, e in walk.emits("link")]
+        return walk.delivered()
 
     def send_from(self, m: Member, eth_dst: str, vlan_vid: int | None = None, eth_src: str | None = None) -> Delivery:
         """A frame from member `m`'s access port (its own source MAC unless `eth_src` is given)."""

@@ -15,15 +15,13 @@ A hypervisor's tunnel port exists on the switch even while the controller does
 not know its number yet (`tunnel_known=False`: its `TunnelEnd` has port_no
 None): frames from other hypervisors still arrive on it.
 
-A forwarding loop (a frame crossing more tunnels than possible without one, or
-the same frame arriving twice at the same port of the same hypervisor) raises
-`ForwardingLoop`: a loop is a test failure, never a hang.
+The walk is `flows.trace.follow`, the same `sdnapp trace` runs. A forwarding loop
+raises `ForwardingLoop`: a loop is a test failure, never a hang.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -31,8 +29,9 @@ from flows.driver import Context, TunnelEnd
 from flows.pipeline import base_flows
 from flows.sim import FakeSwitch, Packet
 from flows.state import Member
-from flows.vxlan import VNI_MAX, VxlanDriver
-from tests.fabricsim import Delivery, ForwardingLoop
+from flows.trace import ForwardingLoop, TunnelPort, Wiring, follow
+from flows.vxlan import VxlanDriver
+from tests.fabricsim import Delivery
 from topology.fabric import Fabric
 
 __all__ = ["Crossing", "Delivery", "ForwardingLoop", "Hypervisor", "Lost", "VxlanSim"]
@@ -100,6 +99,8 @@ class VxlanSim:
         self.switches: dict[int, FakeSwitch] = {
             d: FakeSwitch(d, set(hv.access_ports) | {hv.tunnel_port}) for d, hv in self.hypervisors.items()
         }
+        # The underlay: every hypervisor's tunnel port as the switch has it, known to the controller or not.
+        self.wiring = Wiring.of((), {d: TunnelPort(hv.tunnel_port, hv.ip) for d, hv in self.hypervisors.items()})
         self.networks: dict[int, list[Member]] = {}
         self.trace: list[tuple[int, Packet]] = []
         self.crossings: list[Crossing] = []
@@ -125,48 +126,15 @@ class VxlanSim:
         `crossings` every frame sent into a tunnel and `lost` those that
         reached no hypervisor, of this send.
         """
-        limit = 2 * len(self.hypervisors)  # tunnel crossings of one copy; one is all a frame ever needs
-        budget = 16 * len(self.hypervisors) ** 2 + 16  # switch visits, against a storm
-        delivered: Delivery = {}
-        seen: set[tuple[int, Packet]] = set()
-        self.trace = []
-        self.crossings = []
-        self.lost = []
-        queue: deque[tuple[int, Packet, int]] = deque([(dpid, replace(packet, in_port=in_port), 0)])
-        while queue:
-            at, frame, hops = queue.popleft()
-            if (at, frame) in seen:
-                raise ForwardingLoop(f"frame seen twice at hypervisor {at} port {frame.in_port}: {frame}\n"
-                                     f"{self._story()}")
-            if hops > limit:
-                raise ForwardingLoop(f"frame crossed {hops} tunnels (limit {limit}): {frame}\n{self._story()}")
-            budget -= 1
-            if budget < 0:
-                raise ForwardingLoop(f"too many copies of one frame: {packet}\n{self._story()}")
-            seen.add((at, frame))
-            self.trace.append((at, frame))
-            here = self.hypervisors[at]
-            for out_port, out in self.switches[at].process(frame):
-                if out_port != here.tunnel_port:
-                    delivered.setdefault((at, out_port), []).append(out)
-                    continue
-                if not 0 <= out.tunnel_id <= VNI_MAX:
-                    raise AssertionError(f"hypervisor {at}: tunnel_id {out.tunnel_id:#x} does not fit a VNI: {out}")
-                far = self.by_ip.get(out.tun_ipv4_dst) if out.tun_ipv4_dst is not None else None
-                self.crossings.append(Crossing(at, far, out.tunnel_id, out))
-                if far is None:
-                    self.lost.append(Lost(at, out))
-                    continue
-                there = self.hypervisors[far]
-                arrived = replace(out, in_port=there.tunnel_port, tun_ipv4_src=here.ip, tun_ipv4_dst=None)
-                queue.append((far, arrived, hops + 1))
-        return delivered
-
-    def _story(self) -> str:
-        return "\n".join(
-            f"  hv {d} in {f.in_port} vni {f.tunnel_id} from {f.tun_ipv4_src} {f.eth_src}->{f.eth_dst}"
-            for d, f in self.trace
-        )
+        self.trace, self.crossings, self.lost = [], [], []
+        walk = follow(self.switches, self.wiring, dpid, replace(packet, in_port=in_port))
+        self.trace = [(h.datapath_id, h.frame) for h in walk.hops]
+        for h, e in walk.emits("tunnel", "lost"):
+            far = e.to[0] if e.to is not None else None
+            self.crossings.append(Crossing(h.datapath_id, far, e.frame.tunnel_id, e.frame))
+            if far is None:
+                self.lost.append(Lost(h.datapath_id, e.frame))
+        return walk.delivered()
 
     def send_from(
         self,

@@ -71,6 +71,17 @@ class TopologyChanges:
     links: list[Link] | None  # every discovered link, if any was found or dropped
 
 
+@dataclass(frozen=True)
+class KnownLink:
+    """A link known to the controller, in use or not: `state` is up (in use), down (a switch of it is out of
+    the fabric, a port of it is down, or LLDP stopped seeing it and it has not expired yet) or problem
+    (configured, contradicted by discovery)."""
+
+    link: Link
+    source: str  # "discovered", "configured" or "both"
+    state: str
+
+
 class Topology:
     def __init__(self, configured_links: list[tuple[PortRef, PortRef]] | None = None, hold_time: float = 0.0) -> None:
         self._lock = threading.Lock()
@@ -296,6 +307,23 @@ class Topology:
             for lk, src in sorted(sources.items())
             if self._usable(lk)
         ]
+
+    def links_known(self) -> list[KnownLink]:
+        """Every link known: configured (both ends reported) or discovered (not expired), and its state."""
+        with self._lock:
+            used, _ = self._configured_links()
+            resolved = {Link.of(a, b) for a, b in (map(self._resolve_ref, pair) for pair in self._configured)
+                        if a is not None and b is not None}
+            sources: dict[Link, set[str]] = {}
+            for lk in resolved:
+                sources.setdefault(lk, set()).add("configured")
+            for lk in self._discovered:
+                sources.setdefault(lk, set()).add("discovered")
+            out = []
+            for lk, src in sorted(sources.items()):
+                state = "problem" if lk in resolved and lk not in used else "up" if self._usable(lk) else "down"
+                out.append(KnownLink(lk, "both" if len(src) == 2 else next(iter(src)), state))
+            return out
 
     def link_problems(self) -> list[str]:
         with self._lock:

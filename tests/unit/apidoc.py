@@ -87,7 +87,8 @@ def template_of(method: str, path: str) -> str | None:
         return None
 
 
-def check(method: str, template: str, status: int, body: bytes, error_type: Callable[[], str]) -> Answer:
+def check(method: str, template: str, status: int, body: bytes, error_type: Callable[[], str],
+          content_type: str = "application/json") -> Answer:
     """Assert the answer is one the document gives for the operation; return it as an `Answer`."""
     where = f"{method} {template}"
     responses = OPS[(method, template)]["responses"]
@@ -95,6 +96,11 @@ def check(method: str, template: str, status: int, body: bytes, error_type: Call
     resp = responses[str(status)]
     if "content" not in resp:
         assert body == b"", (where, status, body)
+        return (method, template, str(status), None)
+    media = content_type.split(";")[0].strip()
+    assert media in resp["content"], f"{where} {status}: {content_type!r} is not one of {list(resp['content'])}"
+    if media != "application/json":
+        assert body, (where, status)
         return (method, template, str(status), None)
     doc = json.loads(body)
     schema = to_json_schema(resp["content"]["application/json"]["schema"], strict=False)

@@ -19,6 +19,7 @@ from webob import Request
 from rest.app import Api
 from rest.auth import Authenticator, NoAuth
 from rest.openapi import document
+from sdnapp.metrics import Metrics
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
@@ -104,7 +105,8 @@ class Client:
         except UnicodeDecodeError:
             template = None
         if template is not None:
-            apidoc.check(method, template, reply.status, reply.body, lambda: reply.error_type)
+            apidoc.check(method, template, reply.status, reply.body, lambda: reply.error_type,
+                         resp.headers.get("Content-Type", ""))
         return reply
 
     def get(self, path: str, **kw: Any) -> Reply:
@@ -182,14 +184,16 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         max_body_bytes: int = MAX_BODY,
         ready: Callable[[], bool] = lambda: True,
         on_change: Callable[[set[int]], None] | None = None,
+        metrics: bool = True,
     ) -> World:
-        store = Store(str(tmp_path / db))
+        m = Metrics(enabled=metrics)
+        store = Store(str(tmp_path / db), m)
         topology, status = Topology(), StatusBook()
         service = NetworkService(
             store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions,
             on_change=on_change,
         )
-        api = Api(service, auth or NoAuth(), max_body_bytes, ready, document)
+        api = Api(service, auth or NoAuth(), max_body_bytes, ready, document, metrics=m)
         w = World(store, service, topology, status, api, Client(api))
         made.append(w)
         return w

@@ -38,12 +38,17 @@ from .conftest import ADMIN_PROJECT, OTHER, TENANT, Client, Reply, World, WorldF
 
 Headers = dict[str, str]
 
-PUBLIC = {("GET", "/"), ("GET", "/healthz"), ("GET", "/v1"), ("GET", "/v1/openapi.json")}
+PUBLIC = {("GET", "/"), ("GET", "/healthz"), ("GET", "/v1"), ("GET", "/v1/openapi.json"), ("GET", "/ui"),
+          ("GET", "/ui/{asset}")}
 ADMIN_ONLY = {
     ("PUT", "/v1/vnics/{vnic_id}/binding"),
     ("DELETE", "/v1/vnics/{vnic_id}/binding"),
     ("GET", "/v1/switches"),
     ("GET", "/v1/links"),
+    ("GET", "/v1/topology"),
+    ("GET", "/v1/trace"),
+    ("GET", "/v1/ports/{port_id}/flows"),
+    ("GET", "/metrics"),
 }
 # Routes where only a part of the request is for admins (a bulk item's binding): they document 403 too.
 PARTLY_ADMIN = {("POST", "/v1/plugged-ports")}
@@ -215,6 +220,10 @@ BODIES: dict[str, Callable[[dict[str, str]], Any]] = {
 }
 # Routes whose body names a resource, and the error a resource of another tenant named there answers.
 BODY_NAMES_IDS = {"plug": "VnicNotFound", "create_plugged_ports": "NetworkNotFound"}
+# Query strings by handler, for routes that need one.
+QUERIES: dict[str, Callable[[dict[str, str]], str]] = {
+    "trace": lambda ids: f"?from={ids['plugged_port']}&to=02:00:00:00:00:99",
+}
 
 
 def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
@@ -225,12 +234,15 @@ def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
         "port_id": ids[_PORT_FOR.get(h, "plugged_port")],
         "network_id": ids[_NETWORK_FOR.get(h, "network")],
         "alias": "networks",
+        "asset": "app.js",
     }
     return {p: known[p] for p in route.regex.groupindex}
 
 
 def request(route: Route, ids: Mapping[str, str], body_ids: Mapping[str, str] | None = None) -> tuple[str, Any]:
     path = route.path.format(**path_ids(route, ids))
+    if route.name in QUERIES:
+        path += QUERIES[route.name](dict(ids))
     if route.body is None:
         return path, None
     return path, BODIES[route.name](dict(body_ids if body_ids is not None else ids))
@@ -245,10 +257,12 @@ def call(c: Client, route: Route, path: str, body: Any) -> Reply:
 
 def test_every_route_has_a_request_recipe() -> None:
     for r in ROUTES:
-        unknown = set(r.regex.groupindex) - ID_PARAMS - {"alias"}
+        unknown = set(r.regex.groupindex) - ID_PARAMS - {"alias", "asset"}
         assert not unknown, f"{_key(r)}: teach this file the path parameter(s) {unknown}"
         if r.body is not None:
             assert r.name in BODIES, f"{_key(r)}: teach this file a request body for {r.name}"
+        if any(q.required for q in r.query):
+            assert r.name in QUERIES, f"{_key(r)}: teach this file a query string for {r.name}"
 
 
 def test_public_and_admin_routes_are_the_documented_ones() -> None:
@@ -287,7 +301,8 @@ def test_public_routes_answer_without_credentials(make_world: WorldFactory, tmp_
     anon = s.client({})
     for r in ROUTES:
         if r.public:
-            assert anon.call(r.method, r.path).status == 200, _key(r)
+            path, _ = request(r, s.a)
+            assert anon.call(r.method, path).status == 200, _key(r)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=str)

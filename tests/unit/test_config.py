@@ -246,8 +246,9 @@ def test_bad_switches_links_and_other_values_are_refused_naming_the_key(raw: dic
          "isolation.vlan_range: must be [low, high] with 1 <= low <= high <= 4094, got [0, 100]"),
         ({"isolation": {"foo": 1}},
          "isolation.foo: unknown key (known: driver, manage_tunnel_port, tunnel_port, vlan_range, vni_range)"),
-        ({"metrics": {}},
-         "metrics: unknown section (known: api, auth, isolation, logging, openflow, store, switches, topology)"),
+        ({"tracing": {}},
+         "tracing: unknown section (known: api, auth, isolation, logging, metrics, openflow, store, switches, "
+         "topology)"),
         ({"auth": {"strategy": "kerberos"}}, "auth.strategy: must be noauth, token or keystone, got 'kerberos'"),
         ({"api": []}, "api: must be a mapping"),
         ({"topology": {"discovery": 1}}, "topology.discovery: must be true or false, got 1"),

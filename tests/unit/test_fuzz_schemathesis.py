@@ -182,6 +182,10 @@ def _use_real_ids(case: Case, world: FuzzWorld) -> None:
         v = params.get(name)
         if _is_uuid(v) and v[0] in "01234567":
             params[name] = world.real_id(name, v)
+    query = case.query or {}
+    v = query.get("from")
+    if _is_uuid(v) and v[0] in "01234567":
+        query["from"] = world.real_id("port_id", v)  # a trace from a real port
     body = case.body
     attachment = body.get("attachment") if isinstance(body, dict) else None
     if isinstance(attachment, dict):

@@ -389,17 +389,17 @@ REMARK = 1 << ofp.OFPMBT_DSCP_REMARK
 
 
 @pytest.mark.parametrize(
-    "entries, supported",
+    "entries, meters",
     [
-        ([], False),  # no reply at all
-        ([(0, 0)], False),  # no meters
-        ([(0, DROP)], False),  # drop bands, but not a single meter
-        ([(64, REMARK)], False),  # meters that can only remark
-        ([(1, DROP)], True),
-        ([(64, DROP | REMARK)], True),
-        ([(0, 0), (8, DROP)], True),  # any reply offering them
+        ([], 0),  # no reply at all
+        ([(0, 0)], 0),  # no meters
+        ([(0, DROP)], 0),  # drop bands, but not a single meter
+        ([(64, REMARK)], 0),  # meters that can only remark
+        ([(1, DROP)], 1),
+        ([(64, DROP | REMARK)], 64),
+        ([(0, 0), (8, DROP)], 8),  # any reply offering them
     ],
 )
-def test_supports_drop_meters(entries: list[tuple[int, int]], supported: bool) -> None:
+def test_drop_meters(entries: list[tuple[int, int]], meters: int) -> None:
     replies = _features(*(ofwire.meter_features_entry(m, bands) for m, bands in entries))
-    assert ofmsg.supports_drop_meters(replies) is supported
+    assert ofmsg.drop_meters(replies) == meters

@@ -303,7 +303,7 @@ EXAMPLE_BODIES: dict[str, Any] = {
 
 def _random_ids() -> dict[str, str]:
     return {"vnic_id": str(uuid.uuid4()), "port_id": str(uuid.uuid4()), "network_id": str(uuid.uuid4()),
-            "alias": "no-such-extension"}
+            "alias": "no-such-extension", "asset": "no-such-file.js"}
 
 
 def _body_for(op: dict[str, Any]) -> Any:
@@ -367,6 +367,13 @@ def happy_path(c: Checker, w: World) -> None:
     c.call(t, "GET", "/v1/ports/{port_id}", p)
     c.call(admin, "GET", "/v1/switches")
     c.call(admin, "GET", "/v1/links")
+    c.call(admin, "GET", "/v1/topology")
+    c.call(admin, "GET", "/v1/trace", query=f"?from={port['id']}&to=fa:16:3e:00:00:02&vlan=7&arp=false")
+    c.call(admin, "GET", "/v1/trace", query=f"?from={uuid.uuid4()}&to=10.1.0.9")  # no such port
+    c.call(admin, "GET", "/v1/ports/{port_id}/flows", p)
+    c.call(admin, "GET", "/metrics")
+    c.call(w.client.as_(None), "GET", "/ui")
+    c.call(w.client.as_(None), "GET", "/ui/{asset}", {"asset": "app.js"})
     c.call(admin, "DELETE", "/v1/vnics/{vnic_id}/binding", v)
     c.call(t, "DELETE", "/v1/vnics/{vnic_id}/attachment", v)
     c.call(t, "PUT", "/v1/ports/{port_id}/attachment", p, body={"attachment": {"vnic_id": vnic["id"]}})
@@ -440,6 +447,7 @@ def test_every_documented_answer_happens_and_validates(make_world: WorldFactory)
     no_ext = make_world(extensions=(), db="noext.db")
     down = make_world(ready=lambda: False, db="down.db")
     c.call(down.client, "GET", "/healthz")
+    c.call(make_world(metrics=False, db="nometrics.db").client.admin(), "GET", "/metrics")
     port = w.client.port(w.client.network()["id"])
     for (method, template), op in OPS.items():
         ids = _random_ids()

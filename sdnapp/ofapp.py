@@ -13,6 +13,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from .reconciler import Reconciler, SwitchGone
 LOG = logging.getLogger(__name__)
 
 REPLY_TIMEOUT = 30.0
+SEND_CHUNK = 64 * 1024
 
 
 def report_disconnects_on_native_threads() -> None:
@@ -132,24 +134,27 @@ class SwitchChannels:
     def request(self, dpid: int, msgs: list[Any]) -> _Pending:
         """Send `msgs` and a barrier; wait for the barrier reply (which follows every reply)."""
         dp = self._dp(dpid)
-        xids = set()
         for m in msgs:
             m.set_xid(self._xid())
-            xids.add(m.xid)
+        return self._exchange(dpid, dp, [m.xid for m in msgs], lambda: all(dp.send_msg(m) for m in msgs))
+
+    def _exchange(self, dpid: int, dp: Any, xids: list[int], send: Callable[[], bool]) -> _Pending:
+        """Register `xids` and a barrier, `send()` the messages they number (False: the connection is
+        closing), send the barrier and wait for its reply."""
         barrier = parser.OFPBarrierRequest(dp)
         barrier.set_xid(self._xid())
-        pending = _Pending(dpid, xids, barrier.xid, dp)
+        pending = _Pending(dpid, set(xids), barrier.xid, dp)
+        owned = pending.xids | {barrier.xid}
         with self._lock:
             # Removed since it was looked up: remove() cannot have woken this request.
             if dpid not in self._datapaths or self._datapaths[dpid] is not dp:
                 raise SwitchGone(f"{dpid:016x}")
-            for x in xids | {barrier.xid}:
+            for x in owned:
                 self._pending[x] = pending
         outcome, sent = "gone", time.perf_counter()
         try:
-            for m in msgs:
-                if not dp.send_msg(m):
-                    raise SwitchGone(f"{dpid:016x}")
+            if not send():
+                raise SwitchGone(f"{dpid:016x}")
             if not dp.send_msg(barrier):
                 raise SwitchGone(f"{dpid:016x}")
             if not pending.done.wait(REPLY_TIMEOUT):
@@ -163,7 +168,7 @@ class SwitchChannels:
         finally:
             self.metrics.barrier(dpid, outcome, time.perf_counter() - sent if outcome == "ok" else None)
             with self._lock:
-                for x in xids | {barrier.xid}:
+                for x in owned:
                     self._pending.pop(x, None)
 
     # called from the os-ken event thread
@@ -237,7 +242,7 @@ class SwitchChannels:
         p = self.request(dpid, [ofmsg.flow_stats_request(dp)])
         if p.errors:
             raise SwitchGone(f"{dpid:016x} refused the flow stats request")
-        return [ofmsg.flow_from_stats(s) for r in p.replies for s in r.body]
+        return [f for r in p.replies for e in r.body if (f := ofmsg.flow_from_entry(e)) is not None]
 
     def send(self, dpid: int, d: FlowDiff) -> list[Flow]:
         dp = self._dp(dpid)
@@ -248,13 +253,24 @@ class SwitchChannels:
             + [(ofmsg.MODIFY, f) for f in d.modify]
             + [(ofmsg.ADD, f) for f in d.add]
         )
-        msgs = [ofmsg.flow_mod(dp, kind, f) for kind, f in ordered]
+        xids = [self._xid() for _ in ordered]
+        # Flow-mods go out back to back in a few large buffers: one os-ken send (a slot of its
+        # send queue, a sendall) per SEND_CHUNK bytes rather than per flow-mod.
+        chunks: list[bytes] = []
+        chunk = bytearray()
+        for (kind, f), xid in zip(ordered, xids, strict=True):
+            chunk += ofmsg.flow_mod_bytes(dp, kind, f, xid)
+            if len(chunk) >= SEND_CHUNK:
+                chunks.append(bytes(chunk))
+                chunk.clear()
+        if chunk:
+            chunks.append(bytes(chunk))
         counts = {ofmsg.ADD: len(d.add), ofmsg.MODIFY: len(d.modify), ofmsg.DELETE: len(d.delete)}
         self.metrics.flow_mods(dpid, counts, 0)
-        p = self.request(dpid, msgs)
+        p = self._exchange(dpid, dp, xids, lambda: all(dp.send(c) for c in chunks))
         rejected = []
-        for m, (_, f) in zip(msgs, ordered, strict=True):
-            err = p.errors.get(m.xid)
+        for xid, (_, f) in zip(xids, ordered, strict=True):
+            err = p.errors.get(xid)
             if err is not None:
                 LOG.error("switch %016x rejected %s: type=%s code=%s", dpid, f, err.type, err.code)
                 rejected.append(f)

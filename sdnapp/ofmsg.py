@@ -2,10 +2,15 @@
 
 The reverse direction must give back exactly the value that was sent, so that a
 switch holding the desired flows shows an empty difference on reconnect.
+
+Flow-mods and flow stats entries go through `flowcodec` (bytes, no os-ken objects) where it
+covers the flow, and through os-ken's classes otherwise: `flow_mod_bytes`, `flow_from_entry`.
 """
 
 from __future__ import annotations
 
+import logging
+import struct
 from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -14,7 +19,10 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from flows.model import Action, Flow, Opaque, Output, PopVlan, PushVlan, SetField
 from flows.pipeline import COOKIE_MARK, COOKIE_MARK_MASK
 
-ADD, MODIFY, DELETE = "add", "modify", "delete"
+from . import flowcodec
+from .flowcodec import ADD, DELETE, MODIFY
+
+LOG = logging.getLogger(__name__)
 # A replacement is sent as an ADD: the spec has ADD replace an entry with the
 # same match and priority, cookie included, where a MODIFY's effect on the
 # cookie differs between switches.
@@ -37,12 +45,15 @@ def _action(a: Action) -> Any:
 def flow_mod(datapath: Any, kind: str, f: Flow) -> Any:
     """An OFPFlowMod that adds, replaces (strictly) or deletes (strictly) `f`."""
     inst: list[Any] = []
-    if f.meter is not None:
-        inst.append(parser.OFPInstructionMeter(f.meter, ofp.OFPIT_METER))
-    if f.actions:
-        inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [_action(a) for a in f.actions]))
-    if f.goto is not None:
-        inst.append(parser.OFPInstructionGotoTable(f.goto))
+    # A delete names the entry by table, priority, match and cookie only: a flow read back with
+    # actions this application never writes can be deleted.
+    if kind != DELETE:
+        if f.meter is not None:
+            inst.append(parser.OFPInstructionMeter(f.meter, ofp.OFPIT_METER))
+        if f.actions:
+            inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [_action(a) for a in f.actions]))
+        if f.goto is not None:
+            inst.append(parser.OFPInstructionGotoTable(f.goto))
     return parser.OFPFlowMod(
         datapath,
         cookie=f.cookie,
@@ -56,8 +67,19 @@ def flow_mod(datapath: Any, kind: str, f: Flow) -> Any:
         out_port=ofp.OFPP_ANY,
         out_group=ofp.OFPG_ANY,
         match=parser.OFPMatch(**dict(f.match)),
-        instructions=inst if kind != DELETE else [],
+        instructions=inst,
     )
+
+
+def flow_mod_bytes(datapath: Any, kind: str, f: Flow, xid: int) -> bytes:
+    """The bytes of `flow_mod(datapath, kind, f)` with transaction id `xid`: flowcodec's where it covers `f`."""
+    try:
+        return flowcodec.encode_flow_mod(kind, f, xid)
+    except flowcodec.NotInSubset:
+        msg = flow_mod(datapath, kind, f)
+        msg.set_xid(xid)
+        msg.serialize()
+        return bytes(msg.buf)
 
 
 def flow_stats_request(datapath: Any) -> Any:
@@ -118,6 +140,72 @@ def flow_from_stats(stats: Any) -> Flow:
         extra=tuple(extra),
         meter=meter,
     )
+
+
+_ENTRY_LENGTH = struct.Struct("!H")
+
+
+class RawFlowStats:
+    """One entry of a flow stats reply as the switch wrote it: its bytes, for `flow_from_entry`.
+
+    os-ken's reply parser steps over entries by `length`. An entry whose length field is too small
+    or runs past the message takes the rest of the message, so os-ken's loop always moves on and
+    ends (with os-ken's own parser, a zero length loops forever); flowcodec then refuses it.
+    """
+
+    __slots__ = ("data", "length")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.length = len(data)
+
+    @classmethod
+    def parser(cls, buf: bytes, offset: int) -> RawFlowStats:
+        end = len(buf)
+        if offset + _ENTRY_LENGTH.size <= end:
+            (length,) = _ENTRY_LENGTH.unpack_from(buf, offset)
+            if ofp.OFP_FLOW_STATS_SIZE <= length <= end - offset:
+                end = offset + length
+        return cls(bytes(buf[offset:end]))
+
+    def __repr__(self) -> str:
+        return f"RawFlowStats({self.data.hex()})"
+
+
+def keep_flow_stats_raw(keep: bool = True) -> None:
+    """Have os-ken keep the entries of flow stats replies as bytes (`RawFlowStats`). Call once, before starting os-ken.
+
+    os-ken parses every message in the connection's receive thread before any handler sees it,
+    and its flow stats parsing (an object per field, instruction and action, netaddr for every
+    address) is most of the cost of reading 10,000 flows back. The one thing changed is the
+    entry class of one reply type, `OFPFlowStatsReply`, which os-ken's multipart parser looks up
+    as `cls_stats_body_cls`: every other message, reply type and event is os-ken's as before, and
+    `flow_from_entry` reads the entries with flowcodec, or with os-ken's `OFPFlowStats.parser`
+    where flowcodec does not cover one. `keep=False` gives os-ken its own parser back.
+    """
+    parser.OFPFlowStatsReply.cls_stats_body_cls = RawFlowStats if keep else parser.OFPFlowStats
+
+
+def flow_from_entry(entry: Any) -> Flow | None:
+    """The Flow of one entry of a flow stats reply, kept raw or parsed by os-ken; None if it cannot be read.
+
+    An entry that is not a well-formed ofp_flow_stats, or that os-ken cannot parse either, is
+    logged and left out, as os-ken leaves out (and logs) a whole reply it cannot parse.
+    """
+    if not isinstance(entry, RawFlowStats):
+        return flow_from_stats(entry)
+    try:
+        flow = flowcodec.decode_flow_stats(entry.data)
+    except flowcodec.MalformedEntry as e:
+        LOG.warning("left out a malformed flow stats entry (%s): %s", e, entry.data.hex())
+        return None
+    if flow is not None:
+        return flow
+    try:
+        return flow_from_stats(parser.OFPFlowStats.parser(entry.data, 0))
+    except Exception:  # anything os-ken's parser raises on bytes from a switch
+        LOG.warning("left out a flow stats entry os-ken cannot parse: %s", entry.data.hex(), exc_info=True)
+        return None
 
 
 def meter_features_request(datapath: Any) -> Any:

@@ -204,10 +204,12 @@ class Server:
         from os_ken.lib import hub
 
         from .ofapp import report_disconnects_on_native_threads
+        from .ofmsg import keep_flow_stats_raw
 
         self._check_ports_free()
         self.build()
         report_disconnects_on_native_threads()
+        keep_flow_stats_raw()
         mgr = AppManager.get_instance()
         mgr.load_apps(["sdnapp.ofapp"])
         contexts: dict[str, Any] = mgr.create_contexts()

@@ -58,6 +58,18 @@ def header(buf: bytes) -> Header:
     return h
 
 
+def split(stream: bytes) -> list[bytes]:
+    """The messages in bytes sent back to back, as a switch reads them off the connection."""
+    out = []
+    at = 0
+    while at < len(stream):
+        length = Header(*ofproto_parser.header(stream[at:])).length
+        assert ofp.OFP_HEADER_SIZE <= length <= len(stream) - at, f"message of {length} bytes at {at} of {len(stream)}"
+        out.append(stream[at:at + length])
+        at += length
+    return out
+
+
 def parse(datapath: Any, buf: bytes) -> Any:
     """Parse one message as os-ken's receive loop does; fail loudly where os-ken would log and drop it."""
     h = header(buf)

@@ -3,6 +3,9 @@
 The app is driven in process (`webob.Request.blank(...).get_response(app)`): no server, no port.
 Every answer to a request that reaches a route is checked against the OpenAPI document (`apidoc`),
 so each REST test also proves the document true for what it does.
+
+`raw_flow_stats` has os-ken keep flow stats entries as bytes, as `sdnapp run` does
+(`ofmsg.keep_flow_stats_raw`), for the tests that drive SwitchChannels.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rest.app import Api
 from rest.auth import Authenticator, NoAuth
 from rest.openapi import document
 from sdnapp.metrics import Metrics
+from sdnapp.ofmsg import keep_flow_stats_raw
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
@@ -170,6 +174,15 @@ class World:
 
 
 WorldFactory = Callable[..., World]
+
+
+@pytest.fixture
+def raw_flow_stats() -> Iterator[None]:
+    keep_flow_stats_raw()
+    try:
+        yield
+    finally:
+        keep_flow_stats_raw(False)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """A fake switch connection: the real send path over a fake os-ken datapath.
 
 `FakeDatapath` stands where os-ken's `Datapath` stands: it has `id`, `ofproto`,
-`ofproto_parser` and `send_msg(msg) -> bool`. Every message it is sent is
+`ofproto_parser`, `send_msg(msg) -> bool` and `send(buf) -> bool` (bytes already
+serialised, one message or several back to back). Every message it is sent is
 serialised to bytes as os-ken would put them on the socket and read back as a
 switch would (tests/ofwire.py): a flow-mod through os-ken's own OFPFlowMod
 parser, then applied to a `tests.ofsim.FakeSwitch` (ADD replaces the entry at
@@ -33,7 +34,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from flows.diff import FlowDiff
-from flows.model import Action, Flow, Output, PopVlan, PushVlan, SetField
+from flows.model import Action, Flow, Opaque, Output, PopVlan, PushVlan, SetField
 from flows.sim import FakeSwitch
 from sdnapp.ofapp import SwitchChannels
 from tests import ofwire
@@ -111,8 +112,21 @@ class Received:
     rejected: bool = False  # answered with an error
 
 
+# Actions sdnapp never writes that a switch may hold (another application, an operator): the fake
+# switch holds and reports them as what sdnapp reads them back as, Opaque(repr(action)).
+FOREIGN_ACTIONS: dict[str, Any] = {repr(a): a for a in (parser.OFPActionGroup(7), parser.OFPActionSetQueue(1))}
+
+
+def foreign_action(a: Any) -> Opaque:
+    """The value of one of FOREIGN_ACTIONS, as read back from a switch."""
+    assert FOREIGN_ACTIONS[repr(a)] is a
+    return Opaque(repr(a))
+
+
 def _switch_action(a: Any) -> Action:
     """An action as the switch reads it; anything the simulator cannot run fails the test."""
+    if repr(a) in FOREIGN_ACTIONS:
+        return Opaque(repr(a))
     if isinstance(a, parser.OFPActionOutput):
         return Output(a.port)
     if isinstance(a, parser.OFPActionPushVlan):
@@ -156,6 +170,8 @@ def _wire_action(a: Action) -> Any:
         return parser.OFPActionPopVlan()
     if isinstance(a, SetField):
         return parser.OFPActionSetField(**{a.name: a.value})
+    if isinstance(a, Opaque) and a.text in FOREIGN_ACTIONS:
+        return FOREIGN_ACTIONS[a.text]
     raise NotImplementedError(f"the fake switch cannot report {a}")
 
 
@@ -200,14 +216,22 @@ class FakeDatapath:
         self.loses_barrier: Callable[[], bool] = lambda: False  # True: barriers are never answered
         self.refuse_meters = False  # meter mods fail (out of meters)
         self.max_reply = ofwire.MAX_MESSAGE  # split multipart replies at this length
+        self.extra_stats: list[bytes] = []  # flow stats entries written after the table's, as given (a buggy switch)
         self.on_receive: Callable[[ofwire.Header], None] | None = None  # runs before a message is handled
 
     def send_msg(self, msg: Any) -> bool:
         if not self.connected:
             return False
-        buf = ofwire.to_wire(msg)
-        for reply in self.answer(buf):
-            self.deliver(ofwire.parse(self, reply))
+        return self.send(ofwire.to_wire(msg))
+
+    def send(self, buf: bytes, close_socket: bool = False) -> bool:
+        if not self.connected:
+            return False
+        for one in ofwire.split(buf):
+            if not self.connected:
+                break  # the connection closed: the switch reads nothing more of what was queued
+            for reply in self.answer(one):
+                self.deliver(ofwire.parse(self, reply))
         return True
 
     # the switch --------------------------------------------------------------
@@ -271,7 +295,7 @@ class FakeDatapath:
             entries = [
                 stats_entry(f) for f in self.switch.all_flows()
                 if req.table_id in (ofp.OFPTT_ALL, f.table) and f.cookie & mask == req.cookie & mask
-            ]
+            ] + self.extra_stats
         elif mp_type == ofp.OFPMP_PORT_DESC:
             self._record(h, "port_desc")
             entries = [ofwire.port_entry(p.port_no, p.name, p.up) for p in self.ports.values()]

@@ -52,6 +52,13 @@ def test_only_the_composition_root_and_cli_reach_the_rest_layer() -> None:
     assert users <= {"server.py", "cli.py"}, users
 
 
-@pytest.mark.parametrize("module", ["reconciler.py", "discovery.py", "desired.py", "ofapp.py", "ofmsg.py"])
+def test_the_flow_codec_is_pure_and_needs_no_os_ken() -> None:
+    # os-ken is its oracle in the tests, not its dependency: it is struct and the flow model.
+    assert imports(ROOT / "sdnapp" / "flowcodec.py") <= {"__future__", "collections", "operator", "re", "socket",
+                                                         "struct", "flows"}
+
+
+@pytest.mark.parametrize("module", ["reconciler.py", "discovery.py", "desired.py", "ofapp.py", "ofmsg.py",
+                                    "flowcodec.py"])
 def test_the_switch_side_does_not_depend_on_the_tenant_api(module: str) -> None:
     assert ".service" not in imports(ROOT / "sdnapp" / module)

@@ -39,8 +39,11 @@ from sdnapp.reconciler import Reconciler, SwitchGone, Work
 from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.status import ACTIVE, DOWN, ERROR, StatusBook
 from sdnapp.store import Store
-from tests.unit.fakechannel import FakeChannel, Message
+from tests.unit.fakechannel import FOREIGN_ACTIONS, FakeChannel, Message, foreign_action
 from topology.switches import Topology
+
+# Flow stats entries reach SwitchChannels as bytes, as in `sdnapp run`.
+pytestmark = pytest.mark.usefixtures("raw_flow_stats")
 
 DPID = 0x1
 PORTS = tuple(range(1, 9))
@@ -309,6 +312,23 @@ def test_delete_is_strict_on_cookie_so_a_foreign_flow_at_the_same_identity_survi
     w2 = restart(w)
     assert w2.full() == []  # not ours: not read, not deleted
     assert w2.sw.flows[0][mine.key] == theirs
+    w2.store.close()
+
+
+def test_flows_of_ours_holding_actions_sdnapp_never_writes_are_replaced_or_deleted(w: World) -> None:
+    # Another application or an operator put actions sdnapp never writes into flows carrying our
+    # cookie. They read back through os-ken (outside the fast codec) as Opaque actions: a desired
+    # flow is replaced, another is deleted (a delete names no actions), and then nothing is sent.
+    synced_world(w, {"a": [(MAC_A1, 1), (MAC_A2, 2)]})
+    group, queue = (foreign_action(a) for a in FOREIGN_ACTIONS.values())
+    a1_in = w.sw.flows[0][ingress_key(1, MAC_A1)]
+    stray = Flow(0, 300, match(in_port=7), (queue,), cookie=cookie_for(A))
+    w.sw.install([replace(a1_in, actions=a1_in.actions + (group,)), stray])
+
+    w2 = restart(w)
+    assert sorted((x.kind, str(x.flow)) for x in w2.full()) == [("delete", str(stray)), ("modify", str(a1_in))]
+    assert ours(w2.sw) == w2.desired()
+    assert w2.full() == []
     w2.store.close()
 
 

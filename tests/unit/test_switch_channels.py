@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,15 +24,28 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from flows.diff import FlowDiff
-from flows.model import Flow, Output, match
+from flows.model import Flow, Output, SetField, match
 from flows.pipeline import CONTROLLER_METER, base_flows, cookie_for, partition_of
 from flows.sim import FakeSwitch
-from sdnapp import ofapp
+from sdnapp import flowcodec, ofapp, ofmsg
 from sdnapp.ofapp import SdnApp, SwitchChannels
 from sdnapp.reconciler import SwitchGone
 from tests import ofwire
-from tests.unit.fakechannel import REPLY_TYPES, EventThread, FakeDatapath, Received, stats_entry, to_channels
+from tests.unit.fakechannel import (
+    FOREIGN_ACTIONS,
+    REPLY_TYPES,
+    EventThread,
+    FakeDatapath,
+    Received,
+    foreign_action,
+    stats_entry,
+    to_channels,
+)
+from tests.unit.test_ofmsg import catalogue
 from topology.switches import SwitchPort
+
+# Flow stats entries reach SwitchChannels as bytes, as in `sdnapp run`.
+pytestmark = pytest.mark.usefixtures("raw_flow_stats")
 
 DPID, OTHER = 0x1, 0x2
 PORTS = (1, 2, 3, 4)
@@ -544,3 +558,134 @@ def test_an_older_connections_end_after_a_reconnect_leaves_the_switch_up(ch: Swi
     assert ch.is_current(new)
     app._state_change(state(new, DEAD_DISPATCHER))
     assert calls[-1] == ("down", DPID) and not ch.is_current(new)
+
+
+# -- the fast codec and os-ken ------------------------------------------------------------------------------
+
+METER = {CONTROLLER_METER: ofwire.MeterMod(ofp.OFPMC_ADD, 0, CONTROLLER_METER, ())}
+
+
+def held_by_us(sw: FakeSwitch) -> set[Flow]:
+    return {f for f in sw.all_flows() if f.cookie >> 48 == 0x5D4E}
+
+
+def os_ken_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make os-ken's flow-mod building and flow stats entry parsing fail, so only flowcodec can do the work."""
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("os-ken was asked")
+
+    monkeypatch.setattr(ofmsg, "flow_mod", refuse)
+    monkeypatch.setattr(parser.OFPFlowStats, "parser", refuse)
+
+
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count os-ken's flow-mods built and flow stats entries parsed."""
+    calls = {"flow_mod": 0, "stats": 0}
+    build, parse = ofmsg.flow_mod, parser.OFPFlowStats.parser
+
+    def flow_mod(*args: Any) -> Any:
+        calls["flow_mod"] += 1
+        return build(*args)
+
+    def stats(buf: Any, offset: int) -> Any:
+        calls["stats"] += 1
+        return parse(buf, offset)
+
+    monkeypatch.setattr(ofmsg, "flow_mod", flow_mod)
+    monkeypatch.setattr(parser.OFPFlowStats, "parser", stats)
+    return calls
+
+
+def test_every_flow_the_drivers_emit_is_sent_and_read_back_without_os_ken(
+    ch: SwitchChannels, sw: FakeSwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(ch, sw, meters=dict(METER)).max_reply = 500
+    flows = list({f.key: f for f in catalogue()}.values())  # one switch holds one flow per identity
+    os_ken_refuses(monkeypatch)
+    assert ch.send(DPID, FlowDiff(add=flows, delete=[ours(7)])) == []
+    assert set(flows) <= held_by_us(sw) and ours(7) not in held_by_us(sw)
+    got = ch.read_flows(DPID)
+    assert len(got) == len(set(got)) and set(got) == held_by_us(sw)
+
+
+def test_a_flow_outside_the_fast_codec_goes_through_os_ken_both_ways(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = Flow(1, 100, match(vlan_vid=0x1005), (SetField("vlan_pcp", 3), Output(2)), cookie=cookie_for(5))
+    with pytest.raises(flowcodec.NotInSubset):
+        flowcodec.encode_flow_mod(ofmsg.ADD, f, OUR_XIDS)
+    calls = counted(monkeypatch)
+    assert ch.send(DPID, FlowDiff(add=[f, ours(1)])) == []
+    assert calls == {"flow_mod": 1, "stats": 0}
+    assert {f, ours(1)} <= set(sw.all_flows())
+    assert set(ch.read_flows(DPID)) == held_by_us(sw)
+    assert calls == {"flow_mod": 1, "stats": 1}  # the one entry the codec leaves to os-ken
+
+
+def test_a_flow_holding_actions_sdnapp_never_writes_reads_back_through_os_ken_and_can_be_deleted(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another application or an operator put them into flows carrying our cookie mark.
+    group, queue = (foreign_action(a) for a in FOREIGN_ACTIONS.values())
+    altered = Flow(0, 107, match(in_port=1), (Output(2), group), cookie=cookie_for(7))  # ours(7), altered
+    stray = Flow(0, 300, match(in_port=3), (queue,), cookie=cookie_for(9))
+    sw.install([altered, stray])
+    calls = counted(monkeypatch)
+    got = ch.read_flows(DPID)
+    assert {altered, stray} <= set(got) and calls["stats"] == 2
+    assert ch.send(DPID, FlowDiff(modify=[ours(7)], delete=[stray])) == []
+    assert calls["flow_mod"] == 0  # a delete names no actions: flowcodec writes it
+    assert ours(7) in sw.all_flows() and stray not in sw.all_flows()
+
+
+def test_entries_neither_codec_can_read_are_left_out_and_logged(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = stats_entry(ours(20))
+    mlen = struct.unpack_from("!H", good, 50)[0]
+    inst = 48 + mlen + -mlen % 8  # its apply-actions instruction
+    no_length = good[:inst + 2] + b"\x00\x00" + good[inst + 4:]  # os-ken's own parser would never return
+    unknown = good + struct.pack("!HH4x", 7, 8)  # an instruction type OpenFlow 1.3 does not have
+    unknown = struct.pack("!H", len(unknown)) + unknown[2:]
+    dp.extra_stats = [no_length, unknown, stats_entry(ours(21))]
+    with caplog.at_level(logging.WARNING, logger="sdnapp.ofmsg"):
+        got = ch.read_flows(DPID)
+    assert set(got) == held_by_us(sw) | {ours(21)}
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        f"left out a malformed flow stats entry (instruction 4 of 0 bytes at byte {inst} of {len(good)})",
+        "left out a flow stats entry os-ken cannot parse",
+    ]
+
+
+def test_read_flows_reads_the_same_when_os_ken_parses_the_entries(ch: SwitchChannels, sw: FakeSwitch) -> None:
+    dp = connect(ch, sw, meters=dict(METER))
+    dp.max_reply = 700
+    group, _ = (foreign_action(a) for a in FOREIGN_ACTIONS.values())
+    stray = Flow(0, 300, match(in_port=3), (group,), cookie=cookie_for(9))
+    sw.install(list({f.key: f for f in catalogue()}.values()) + [stray])
+    raw = ch.read_flows(DPID)
+    ofmsg.keep_flow_stats_raw(False)
+    assert ch.read_flows(DPID) == raw
+    assert set(raw) == held_by_us(sw)
+
+
+def test_many_flow_mods_go_out_in_a_few_sends_and_each_error_names_its_flow(
+    ch: SwitchChannels, sw: FakeSwitch, dp: FakeDatapath
+) -> None:
+    flows = [ours(n, port=1 + n % 4) for n in range(10, 3010)]
+    bad = {flows[0], flows[1234], flows[-1]}
+    dp.reject = lambda f: f in bad
+    sends: list[int] = []
+    real = dp.send
+
+    def send(buf: bytes, close_socket: bool = False) -> bool:
+        sends.append(len(buf))
+        return real(buf, close_socket)
+
+    dp.send = send  # type: ignore[method-assign]
+    assert set(ch.send(DPID, FlowDiff(add=flows))) == bad
+    mods = logged(dp, "flow_mod")
+    assert len(mods) == len(flows) and len({m.xid for m in mods}) == len(flows)
+    assert set(flows) - bad <= set(sw.all_flows())
+    assert 1 < len(sends) - 1 <= sum(sends) // ofapp.SEND_CHUNK + 2  # the flow-mods' sends, then the barrier's
+    assert ch._pending == {}

@@ -122,6 +122,7 @@ class Reconciler:
         # next ones while nothing changed (a restart reads it once, not once per switch):
         # ((store writes, port lists version) when read, the status clock then, the states).
         self._full: tuple[tuple[int, int], int, dict[int, SegmentState]] | None = None
+        self._full_lock = threading.Lock()
 
     # scheduling (any thread) ---------------------------------------------
     def start(self) -> None:
@@ -363,16 +364,18 @@ class Reconciler:
         return as_of, self.desired.segment_states(segments)
 
     def _all_states(self) -> tuple[int, dict[int, SegmentState]]:
-        """Every network's desired state, read again only when the store or a port list changed since."""
-        version = (self.desired.store.writes, self.topology.ports_version)
-        with self._cond:
+        """Every network's desired state, read again only when the store or a port list changed since.
+
+        One worker reads it while the others that need it wait (the switches reconnecting
+        after a restart all need it at once)."""
+        with self._full_lock:
+            version = (self.desired.store.writes, self.topology.ports_version)
             cached = self._full
-        if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
-        as_of, states = self._states(None)
-        with self._cond:
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2]
+            as_of, states = self._states(None)
             self._full = (version, as_of, states)
-        return as_of, states
+            return as_of, states
 
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:

@@ -142,3 +142,28 @@ def test_a_restart_reads_the_desired_state_once_for_every_switch(tmp_path: Path,
         assert reads == [None, None]
     finally:
         w2.store.close()
+
+
+def test_switches_reconnecting_together_share_one_read_of_the_desired_state(tmp_path: Path, monkeypatch: Any) -> None:
+    import threading
+    import time
+
+    w2 = _restarted(_fabric(tmp_path / "s.db"))
+    reads: list[object] = []
+    real = w2.desired_state.segment_states
+
+    def slow(segment_ids: Any = None) -> Any:
+        reads.append(segment_ids)
+        time.sleep(0.2)  # long enough for the other worker to ask meanwhile
+        return real(segment_ids)
+
+    monkeypatch.setattr(w2.desired_state, "segment_states", slow)
+    try:
+        jobs = [threading.Thread(target=w2.rec.run_job, args=(dpid, Work(read_back=True))) for dpid in (1, 2)]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            j.join(10)
+        assert reads == [None]
+    finally:
+        w2.store.close()

@@ -118,11 +118,10 @@ class Reconciler:
         self._busy: set[int] = set()  # switches a worker is reconciling (one worker per switch at a time)
         self._stopping = False
         self._threads: list[threading.Thread] = []
-        # The desired state of every network, read for one switch's full job and shared with the
-        # next ones while nothing changed (a restart reads it once, not once per switch):
-        # ((store writes, port lists version) when read, the status clock then, the states).
-        self._full: tuple[tuple[int, int], int, dict[int, SegmentState]] | None = None
-        self._full_lock = threading.Lock()
+        # What was read of the desired state since the store and the port lists last changed,
+        # shared by every switch's job: a change read once, not once per switch.
+        self._snapshot: _Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
 
     # scheduling (any thread) ---------------------------------------------
     def start(self) -> None:
@@ -293,7 +292,7 @@ class Reconciler:
                 self._metered[dpid] = metered
             self.on_links_changed(exclude=dpid)
         every = full or work.every
-        as_of, states = self._all_states() if every else self._states(work.segments)
+        as_of, states = self._read_states(None if every else work.segments)
         ctx = Context(self.topology.fabric(), self.tunnels())
         with self._cond:
             table = self._installed.get(dpid)
@@ -357,25 +356,27 @@ class Reconciler:
                      held, len(d), len(confirmations), done, len(self.topology.connected()))
         return d
 
-    def _states(self, segments: set[int] | None) -> tuple[int, dict[int, SegmentState]]:
-        """The status clock, then the desired state read after it: a change committed after the state
-        was read can never be confirmed by flows computed without it."""
-        as_of = self.status.now()
-        return as_of, self.desired.segment_states(segments)
+    def _read_states(self, segments: set[int] | None) -> tuple[int, dict[int, SegmentState]]:
+        """The desired state of these networks (None: of every network), and the status clock read
+        before it: a change committed after the state was read can never be confirmed by flows
+        computed without it.
 
-    def _all_states(self) -> tuple[int, dict[int, SegmentState]]:
-        """Every network's desired state, read again only when the store or a port list changed since.
-
-        One worker reads it while the others that need it wait (the switches reconnecting
-        after a restart all need it at once)."""
-        with self._full_lock:
-            version = (self.desired.store.writes, self.topology.ports_version)
-            cached = self._full
-            if cached is not None and cached[0] == version:
-                return cached[1], cached[2]
-            as_of, states = self._states(None)
-            self._full = (version, as_of, states)
-            return as_of, states
+        Shared by the jobs of every switch while the store, the port lists and the ports' status
+        are unchanged: one worker reads what is missing while the others that need it wait (after
+        a change every switch needs the same networks; after a restart every switch needs them all)."""
+        with self._snapshot_lock:
+            version = (self.desired.store.writes, self.topology.ports_version, self.status.now())
+            snap = self._snapshot
+            if snap is None or snap.version != version:
+                snap = self._snapshot = _Snapshot(version)
+            if segments is None:
+                if not snap.complete:
+                    snap.add(self.status.now(), self.desired.segment_states(None), complete=True)
+                return snap.as_of, snap.states
+            missing = set() if snap.complete else segments - snap.states.keys()
+            if missing:
+                snap.add(self.status.now(), self.desired.segment_states(missing))
+            return snap.as_of, {s: snap.states[s] for s in segments if s in snap.states}
 
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:
@@ -394,3 +395,18 @@ class Reconciler:
         with self._cond:
             table = self._installed.get(dpid)
             return table.flows() if table else []
+
+
+@dataclass
+class _Snapshot:
+    """What was read of the desired state at one (store writes, port lists version, status clock)."""
+
+    version: tuple[int, int, int]
+    as_of: int = -1  # the status clock before the first read (the earliest: every part is at least that new)
+    states: dict[int, SegmentState] = field(default_factory=dict)
+    complete: bool = False  # every network was read
+
+    def add(self, as_of: int, states: dict[int, SegmentState], complete: bool = False) -> None:
+        self.as_of = as_of if self.as_of < 0 else min(self.as_of, as_of)
+        self.states.update(states)
+        self.complete |= complete

@@ -28,7 +28,8 @@ class StatusBook:
 
     def touch(self, port_ids: set[str] | list[str]) -> None:
         with self._lock:
-            self._clock += 1
+            if port_ids:
+                self._clock += 1
             for p in port_ids:
                 self._gen[p] = self._clock
                 self._status.pop(p, None)

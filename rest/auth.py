@@ -10,10 +10,10 @@ from typing import Protocol
 
 from sdnapp.config import AuthConfig, ConfigError, read_yaml
 from sdnapp.model import Caller
+from sdnapp.validate import PROJECT_RE
 
 from .faults import Unauthorized
 
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -40,7 +40,7 @@ class NoAuth:
 def _project(project: str | None, header: str) -> str:
     if not project:
         raise Unauthorized(f"{header} header is required")
-    if not _PROJECT_RE.match(project):
+    if not PROJECT_RE.match(project):
         raise Unauthorized(f"{header} must be 1 to 64 letters, digits, '_', '.' or '-'")
     return project
 
@@ -70,7 +70,7 @@ class TokenAuth:
             digest, project, roles = t.get("sha256"), t.get("project_id"), t.get("roles", [])
             if not isinstance(digest, str) or not _SHA256_RE.match(digest):
                 raise ConfigError(f"{where}.sha256: must be 64 lower-case hex digits")
-            if not isinstance(project, str) or not _PROJECT_RE.match(project):
+            if not isinstance(project, str) or not PROJECT_RE.match(project):
                 raise ConfigError(f"{where}.project_id: must be 1 to 64 letters, digits, '_', '.' or '-'")
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise ConfigError(f"{where}.roles: must be a list of strings")

@@ -23,7 +23,7 @@ def _version(req: Request) -> dict[str, Any]:
 
 
 def versions(c: Call) -> Body:
-    return {"versions": [_version(c.req)]}
+    return {"versions": [version(c.req) for version in c.api.versions]}
 
 
 def version(c: Call) -> Body:
@@ -368,4 +368,5 @@ FACE = Face(
     routes=ROUTES,
     faults=FAULTS,
     error_body=error_body,
+    version=_version,
 )

@@ -37,6 +37,20 @@ class NoAuth:
         return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
 
 
+class NeutronNoAuth(NoAuth):
+    """noauth on the Neutron face: as NoAuth, but a request without X-Project-Id acts as an administrator of
+    the configured default project, as Neutron's noauth does, so that `openstack --os-auth-type none` (which
+    sends `X-Auth-Token: notused` and no project) and Nova (a user's token, no project) work on loopback."""
+
+    def __init__(self, default_project: str) -> None:
+        self.default_project = default_project
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        if not headers.get("X-Project-Id"):
+            return Caller(self.default_project, True)
+        return super().caller(headers)
+
+
 def _project(project: str | None, header: str) -> str:
     if not project:
         raise Unauthorized(f"{header} header is required")
@@ -124,3 +138,10 @@ def authenticator_for(config: AuthConfig) -> Authenticator:
     if strategy is None:
         raise ConfigError(f"auth.strategy: unknown strategy {config.strategy!r}")
     return strategy.from_config(config)
+
+
+def face_authenticators(config: AuthConfig, neutron_prefix: str) -> dict[str, Authenticator]:
+    """Faces whose authentication differs from v1's under the configured strategy: Neutron's noauth."""
+    if config.strategy == "noauth":
+        return {neutron_prefix: NeutronNoAuth(config.noauth_project)}
+    return {}

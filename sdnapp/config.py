@@ -64,6 +64,7 @@ class StoreConfig:
 class AuthConfig:
     strategy: str = "noauth"
     tokens_file: str | None = None
+    noauth_project: str = "admin"
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,10 @@ SCHEMA: Schema = {
                               "Confirmed (loopback only)."),
             "tokens_file": _str("YAML file of the tokens (required with token): {tokens: [{sha256: <hex of "
                                 "sha256(token)>, project_id: p, roles: [admin]}]}."),
+            "noauth_project": _str("With noauth, the project a Neutron (v2.0) request without X-Project-Id acts "
+                                   "for, as an administrator (v1 answers such a request 401).",
+                                   pattern="^[A-Za-z0-9_.-]{1,64}$",
+                                   errorMessage="must be 1 to 64 letters, digits, '_', '.' or '-'"),
         }),
         "isolation": _section(IsolationConfig, "How networks are kept apart.", {
             "driver": _enum(ISOLATION_DRIVERS, "vlan: a VLAN id per network across a fabric of switches; "

@@ -40,8 +40,10 @@ class NetworkOps(ServiceCore):
             raise errors.BadRequest("shared networks are not offered: a network belongs to one project")
         if spec.external:
             raise errors.BadRequest("external networks need routers, which this deployment does not offer")
-        if given(spec.segment_type) or given(spec.segment_id):
+        if given(spec.segment_type) or given(spec.segment_id) or spec.physical_network is not None:
             self._require_admin(caller, "choosing a network's segment (provider attributes)")
+        if spec.physical_network is not None:
+            raise errors.BadRequest("provider:physical_network: sdnapp's networks are on no physical network")
         if given(spec.segment_type) and spec.segment_type != self.pool.type:
             raise errors.BadRequest(
                 f"provider:network_type {spec.segment_type!r} is not offered: networks here are {self.pool.type}"
@@ -209,10 +211,10 @@ class NetworkOps(ServiceCore):
             tx.delete_subnet(s.id)
             tx.update_network(dataclasses.replace(n, address_prefix=None, updated_at=now(), revision=n.revision + 1))
 
-    def network_subnets(self, networks: list[Network]) -> dict[str, Subnet]:
-        """Each network's subnet (by network id), for showing networks."""
+    def network_subnets(self, network_ids: Iterable[str]) -> dict[str, Subnet]:
+        """The subnets of these networks, by network id (for showing networks and ports' fixed IPs)."""
         with self.store.read() as tx:
-            return {s.network_id: s for s in tx.subnets(network_ids=[n.id for n in networks if n.address_prefix])}
+            return {s.network_id: s for s in tx.subnets(network_ids=network_ids)}
 
 
 def count(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -55,8 +55,9 @@ class Server:
         from flows.driver import Driver
         from flows.vlan import VlanDriver
         from flows.vxlan import VxlanDriver
+        from rest import neutron, v1
         from rest.app import Api
-        from rest.auth import Authenticator, authenticator_for
+        from rest.auth import Authenticator, authenticator_for, face_authenticators
         from rest.openapi import document
         from topology.switches import Topology
 
@@ -120,8 +121,9 @@ class Server:
         # noauth trusts any caller on loopback: asking a scraper to claim to be an admin would protect nothing.
         opened = frozenset({"metrics"}) if c.metrics.public or c.auth.strategy == "noauth" else frozenset()
         self.api = Api(
-            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report,
-            tracer=tracer, metrics=self.metrics, open_routes=opened,
+            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, faces=(v1.FACE, neutron.FACE),
+            switch_report=self.switch_report, tracer=tracer, metrics=self.metrics, open_routes=opened,
+            face_auth=face_authenticators(c.auth, neutron.PREFIX),
         )
         self.metrics.watch(self.metrics_state)
 

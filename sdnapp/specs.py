@@ -39,6 +39,7 @@ class NetworkSpec:
     external: bool = False
     segment_type: str | Unset = UNSET  # admins only: must be the isolation driver's
     segment_id: int | Unset = UNSET  # admins only: a free one of the driver's range
+    physical_network: str | None = None  # sdnapp's networks have none
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -165,15 +165,16 @@ class ServiceCore:
     def _limits(self, tx: Txn, project: str) -> dict[str, int]:
         return self.default_quotas | tx.quota_limits(project)
 
-    def _check_quota(self, tx: Txn, adding: Mapping[tuple[str, str], int]) -> None:
-        """Refuse the write if it takes any (project, resource) over its limit; `adding` counts what it adds."""
+    def _check_quota(self, tx: Txn, created: Iterable[tuple[str, str]]) -> None:
+        """Refuse the write (after its inserts, in its transaction) if it took a (project, resource) it
+        created over its limit."""
         counters = {"network": tx.count_networks, "subnet": tx.count_subnets, "port": tx.count_ports}
-        over = sorted(
-            resource for (project, resource), n in adding.items()
-            if n > 0 and 0 <= self._limits(tx, project)[resource] < counters[resource](project) + n
-        )
+        over = {
+            resource for project, resource in set(created)
+            if 0 <= self._limits(tx, project)[resource] < counters[resource](project)
+        }
         if over:
-            raise errors.OverQuota(f"quota exceeded for resources: {sorted(set(over))}")
+            raise errors.OverQuota(f"quota exceeded for resources: {sorted(over)}")
 
     # after a commit -------------------------------------------------------
     def _changed(self, segments: set[int | None], ports: set[str | None]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-from collections import Counter
 from collections.abc import Iterable
 
 from flows import vlan, vxlan
@@ -75,7 +74,7 @@ class NetworkOps(ServiceCore):
         self._require_extension("networks")
         with self.store.write() as tx:
             made = [self._new_network(tx, caller, s) for s in specs]
-            self._check_quota(tx, count((n.tenant_id, "network") for n in made))
+            self._check_quota(tx, ((n.tenant_id, "network") for n in made))
         for n in made:
             LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, n.segment_id)
         return made
@@ -159,7 +158,7 @@ class NetworkOps(ServiceCore):
         self._require_extension("networks")
         with self.store.write() as tx:
             made = [self._new_subnet(tx, caller, s) for s in specs]
-            self._check_quota(tx, count((s.tenant_id, "subnet") for s in made))
+            self._check_quota(tx, ((s.tenant_id, "subnet") for s in made))
         return made
 
     def list_subnets(self, caller: Caller, tenant_filter: str | None = None) -> list[Subnet]:
@@ -215,11 +214,6 @@ class NetworkOps(ServiceCore):
         """The subnets of these networks, by network id (for showing networks and ports' fixed IPs)."""
         with self.store.read() as tx:
             return {s.network_id: s for s in tx.subnets(network_ids=network_ids)}
-
-
-def count(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """How many of each (project, resource) a write adds, for the quota check."""
-    return dict(Counter(keys))
 
 
 def _dns(servers: tuple[str, ...]) -> tuple[str, ...]:

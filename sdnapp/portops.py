@@ -18,7 +18,6 @@ from typing import Any
 from . import errors, ipam, validate
 from .core import HostInfo, new_id, now
 from .model import AddressPair, Caller, Network, Port, Subnet, Vnic
-from .netops import count
 from .secgroups import SecurityGroupOps
 from .specs import FixedIp, PairSpec, PortChanges, PortSpec, Unset, given
 from .store import Txn
@@ -163,7 +162,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
         with self.store.write() as tx:
             allocators: dict[str, ipam.Allocator] = {}
             made = [self._new_port(tx, caller, s, allocators) for s in specs]
-            self._check_quota(tx, count((p.tenant_id, "port") for p in made))
+            self._check_quota(tx, ((p.tenant_id, "port") for p in made))
         LOG.info("%d port(s) created with their VNICs", len(made))
         if self._waited_for({p.id for p in made}):  # a switch already has their interfaces
             self.bind_pending_vifs()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -90,7 +89,7 @@ class NetworkService(NetworkOps, PortOps, QuotaOps, ServiceCore):
             n = self._new_network(tx, caller, NetworkSpec(name=name))
             if prefix is not None:
                 self._new_subnet(tx, caller, SubnetSpec(n.id, prefix))
-            self._check_quota(tx, {(n.tenant_id, "network"): 1, (n.tenant_id, "subnet"): int(prefix is not None)})
+            self._check_quota(tx, [(n.tenant_id, "network")] + ([(n.tenant_id, "subnet")] if prefix else []))
             made = tx.network(n.id)
         assert made is not None
         LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, n.segment_id)
@@ -133,7 +132,7 @@ class NetworkService(NetworkOps, PortOps, QuotaOps, ServiceCore):
                      updated_at=t, revision=1)
             tx.insert_port(p)
             self._check_groups(tx, p.tenant_id, UNSET, p.port_security, ip is not None, p.device_owner)
-            self._check_quota(tx, {(p.tenant_id, "port"): 1})
+            self._check_quota(tx, [(p.tenant_id, "port")])
         return p
 
     def list_ports(
@@ -300,8 +299,8 @@ class NetworkService(NetworkOps, PortOps, QuotaOps, ServiceCore):
                 made.append((Port(port_id, n.tenant_id, nid, name, ip, vnic_id, mac, port_security=n.port_security,
                                   revision=1),
                              Vnic(vnic_id, caller.project_id, vnic_name, mac, port_id, binding)))
-            self._check_quota(tx, Counter((p.tenant_id, "port") for p, _ in made))
             tx.insert_plugged(made)
+            self._check_quota(tx, ((p.tenant_id, "port") for p, _ in made))
             for p, _ in made:
                 self._check_groups(tx, p.tenant_id, UNSET, p.port_security, p.ip_address is not None, "")
         LOG.info("%d plugged ports created for %s", len(made), caller.project_id)

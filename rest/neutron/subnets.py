@@ -155,7 +155,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", P + "/{subnet_id}", show_subnet, "subnets", "Show a subnet",
           Ok(200, "NeutronSubnetResponse", "The subnet"), (errors.SubnetNotFound,), raw_query=True),
     Route("PUT", P + "/{subnet_id}", update_subnet, "subnets", "Update a subnet",
-          Ok(200, "NeutronSubnetResponse", "The subnet"), (errors.SubnetNotFound, errors.Conflict), UPDATE),
+          Ok(200, "NeutronSubnetResponse", "The subnet"),
+          (errors.SubnetNotFound, errors.Conflict, errors.IpAddressInUse), UPDATE),
     Route("DELETE", P + "/{subnet_id}", delete_subnet, "subnets", "Delete a subnet",
           Ok(204, None, "Deleted"), (errors.SubnetNotFound, errors.SubnetInUse)),
 )

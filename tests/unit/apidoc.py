@@ -44,9 +44,10 @@ NEUTRON_OPS = operations(NEUTRON_DOC)
 def error_types(resp: dict[str, Any]) -> list[str]:
     schema = resp["content"]["application/json"]["schema"]
     for part in schema.get("allOf", []):
-        t = part.get("properties", {}).get("error", {}).get("properties", {}).get("type", {})
-        if "enum" in t:
-            return list(t["enum"])
+        for body in part.get("properties", {}).values():  # v1's "error", Neutron's "NeutronError"
+            t = body.get("properties", {}).get("type", {})
+            if "enum" in t:
+                return list(t["enum"])
     raise AssertionError(f"error response without its types: {resp}")
 
 

@@ -18,6 +18,7 @@ from .process import SdnappProcess
 
 HOST = "compute1"
 NOVA_TOKEN = "nova-secret"
+BATCH_INTERVAL = 0.2  # the notifier's nova.batch_interval here (sdnapp's default is Neutron's 2 s)
 
 
 @dataclass
@@ -45,7 +46,7 @@ def start(base: Path, api_port: int, of_port: int, nova_port: int, max_body_byte
             "api": {"host": "127.0.0.1", "port": api_port, "max_body_bytes": max_body_bytes},
             "topology": {"discovery": False},
             "switches": [{"datapath_id": hv.dpid, "ovsdb": hv.db, "host": HOST}],
-            "nova": {"url": nova.url, "token": NOVA_TOKEN, "batch_interval": 0.2},
+            "nova": {"url": nova.url, "token": NOVA_TOKEN, "batch_interval": BATCH_INTERVAL},
         }
         proc = SdnappProcess(base / "sdnapp", api_port=api_port, of_ports=(of_port,), extra=config)
         proc.start()

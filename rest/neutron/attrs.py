@@ -127,6 +127,10 @@ class Resource:
         return {a.name: a for a in self.attrs}
 
     @property
+    def admin_only(self) -> set[str]:
+        return {a.name for a in self.attrs if a.admin}
+
+    @property
     def title(self) -> str:
         return "".join(w.capitalize() for w in self.name.split("_"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdnapp import errors
-from sdnapp.model import Caller, Network
+from sdnapp.model import Network
 from sdnapp.service import NetworkService
 from sdnapp.specs import NetworkChanges, NetworkSpec
 
@@ -51,7 +51,8 @@ NETWORK = Resource("network", "networks", (
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 
 
-def view(n: Network, subnet: str | None, caller: Caller, svc: NetworkService) -> dict[str, Any]:
+def view(n: Network, subnet: str | None, admin: bool, svc: NetworkService) -> dict[str, Any]:
+    """The network as Neutron shows it; with `admin`, the attributes only administrators see too."""
     out = {
         **standard_view(n, n.tenant_id),
         "name": n.name,
@@ -63,15 +64,18 @@ def view(n: Network, subnet: str | None, caller: Caller, svc: NetworkService) ->
         "mtu": svc.network_mtu(n),
         "port_security_enabled": n.port_security,
     }
-    if caller.is_admin:
+    if admin:
         out |= {"provider:network_type": n.segment_type, "provider:physical_network": None,
                 "provider:segmentation_id": n.segment_id}
     return out
 
 
-def views(c: Call, nets: list[Network]) -> list[dict[str, Any]]:
+def views(c: Call, nets: list[Network], admin: bool | None = None) -> list[dict[str, Any]]:
+    """As the caller may see them (`admin` None), or with every attribute (to filter on, as Neutron's
+    database does, before the caller's view)."""
     subnets = c.svc.network_subnets(n.id for n in nets if n.address_prefix)
-    return [view(n, subnets[n.id].id if n.id in subnets else None, c.caller, c.svc) for n in nets]
+    full = c.caller.is_admin if admin is None else admin
+    return [view(n, subnets[n.id].id if n.id in subnets else None, full, c.svc) for n in nets]
 
 
 def _spec(item: dict[str, Any]) -> NetworkSpec:
@@ -96,7 +100,8 @@ def list_networks(c: Call) -> Body:
     q = query.parse(c.items, NETWORK)
     ids = [str(v) for v in q.filters["id"]] if "id" in q.filters else None
     nets = c.svc.list_networks(c.caller, ids=ids)
-    page = query.select(c.req, views(c, nets), q, not_found=errors.NetworkNotFound)
+    page = query.select(c.req, views(c, nets, admin=True), q, not_found=errors.NetworkNotFound,
+                        hidden=set() if c.caller.is_admin else NETWORK.admin_only)
     return {"networks": page.items, **({"networks_links": page.links} if page.links else {})}
 
 

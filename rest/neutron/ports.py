@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sdnapp import errors
-from sdnapp.model import Caller, Port, Subnet
+from sdnapp.model import Port, Subnet
 from sdnapp.service import NetworkService
 from sdnapp.specs import UNSET, FixedIp, PairSpec, PortChanges, PortSpec, Unset
 
@@ -91,7 +91,8 @@ PORT = Resource("port", "ports", (
 ))
 
 
-def view(p: Port, subnet: Subnet | None, caller: Caller, svc: NetworkService) -> dict[str, Any]:
+def view(p: Port, subnet: Subnet | None, admin: bool, svc: NetworkService) -> dict[str, Any]:
+    """The port as Neutron shows it; with `admin`, the attributes only administrators see too."""
     out = {
         **standard_view(p, p.tenant_id),
         "name": p.name,
@@ -108,7 +109,7 @@ def view(p: Port, subnet: Subnet | None, caller: Caller, svc: NetworkService) ->
                                   for a in p.address_pairs],
         "binding:vnic_type": p.vnic_type,
     }
-    if caller.is_admin:
+    if admin:
         vif_type, host = svc.vif_binding(p)
         details: dict[str, Any] = {}
         if host is not None:
@@ -122,9 +123,12 @@ def view(p: Port, subnet: Subnet | None, caller: Caller, svc: NetworkService) ->
     return out
 
 
-def views(c: Call, ports: list[Port]) -> list[dict[str, Any]]:
+def views(c: Call, ports: list[Port], admin: bool | None = None) -> list[dict[str, Any]]:
+    """As the caller may see them (`admin` None), or with every attribute (to filter on, as Neutron's
+    database does, before the caller's view)."""
     subnets = c.svc.network_subnets({p.network_id for p in ports if p.ip_address})
-    return [view(p, subnets.get(p.network_id), c.caller, c.svc) for p in ports]
+    full = c.caller.is_admin if admin is None else admin
+    return [view(p, subnets.get(p.network_id), full, c.svc) for p in ports]
 
 
 def match_fixed_ips(item: dict[str, Any], wanted: list[object]) -> bool:
@@ -188,7 +192,8 @@ def list_ports(c: Call) -> Body:
     # is filtered on the answers.
     ports = c.svc.list_ports(c.caller, ids=_single(f.get("id")), device_ids=_single(f.get("device_id")),
                              network_ids=_single(f.get("network_id")))
-    page = query.select(c.req, views(c, ports), q, {"fixed_ips": match_fixed_ips}, not_found=errors.PortNotFound)
+    page = query.select(c.req, views(c, ports, admin=True), q, {"fixed_ips": match_fixed_ips},
+                        not_found=errors.PortNotFound, hidden=set() if c.caller.is_admin else PORT.admin_only)
     return {"ports": page.items, **({"ports_links": page.links} if page.links else {})}
 
 

@@ -117,8 +117,11 @@ def select(
     q: ListQuery,
     matchers: Mapping[str, Matcher] | None = None,
     not_found: type[errors.NotFound] = errors.NotFound,
+    hidden: set[str] | None = None,
 ) -> Page:
-    """Filter, sort and page `everything` the caller may see, then keep the fields asked for."""
+    """Filter, sort and page `everything` the caller may see, then drop the `hidden` attributes (as
+    Neutron filters on its database, then leaves out what the caller's policy does not show) and keep
+    the fields asked for."""
     matchers = matchers or {}
     found = [
         i for i in everything
@@ -139,6 +142,8 @@ def select(
             found = [i for i in found if (cmp(i, marker) < 0 if q.page_reverse else cmp(i, marker) > 0)]
         found = found[-q.limit:] if q.page_reverse else found[:q.limit]
         links = _links(req, found, q)
+    if hidden:
+        found = [{k: v for k, v in i.items() if k not in hidden} for i in found]
     if q.fields:
         found = [{k: v for k, v in i.items() if k in q.fields} for i in found]
     return Page(found, links)

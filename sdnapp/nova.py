@@ -5,9 +5,12 @@ Neutron's notifier sends them (neutron/notifiers/nova.py).
 
 Off the API's path: the status book and the service only hand changes over (a dict update under a
 lock). One thread sends: the first change after a quiet spell goes at once, later ones are gathered
-for `batch_interval` and sent together, and a port that went DOWN and back to ACTIVE within one
-batch sends nothing. A failed delivery (no connection, a 5xx) is retried with exponential backoff
-for `retry_for` seconds, then logged with the events it could not deliver.
+for `batch_interval` and sent together. What Nova was last told of each port is kept in the store
+(`told_nova`), so an event is sent only when a port's status differs from it: a port that went DOWN
+and back to ACTIVE within one batch sends nothing, and neither does a restart of sdnapp (every port
+is DOWN until its switch is read back, then ACTIVE again, as Nova last heard). A failed delivery (no
+connection, a 5xx) is retried with exponential backoff for `retry_for` seconds, then logged with the
+events it could not deliver.
 """
 
 from __future__ import annotations
@@ -54,13 +57,13 @@ def event(name: str, p: Port, status: str | None = "completed") -> Event:
     return e
 
 
-def status_event(p: Port, before: str, now: str) -> Event | None:
-    """The event for a port's status going from `before` to `now` over a batch, if any."""
-    if now == ACTIVE and before != ACTIVE:
+def status_event(p: Port, told: str | None, now: str) -> Event | None:
+    """The event for a port now `now` whose server was last told `told` (None: never), if any."""
+    if now == ACTIVE and told != ACTIVE:
         return event("network-vif-plugged", p)
-    if now == ERROR and before != ERROR:
+    if now == ERROR and told != ERROR:
         return event("network-vif-plugged", p, "failed")
-    if now == DOWN and before == ACTIVE:
+    if now == DOWN and told == ACTIVE:
         return event("network-vif-unplugged", p)
     return None
 
@@ -72,7 +75,7 @@ class NovaNotifier:
         self.store = store
         self._post = post
         self._cond = threading.Condition()
-        self._changes: dict[str, tuple[str, str]] = {}  # port id -> (status when first told, status now)
+        self._changes: dict[str, str] = {}  # port id -> its status now
         self._deleted: list[Event] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nova-notifier", daemon=True)
@@ -90,9 +93,8 @@ class NovaNotifier:
     # what the rest of sdnapp calls: never waits on Nova ------------------------------------------
     def status_changed(self, changes: list[Transition]) -> None:
         with self._cond:
-            for port_id, before, now in changes:
-                first = self._changes.get(port_id, (before, now))[0]
-                self._changes[port_id] = (first, now)
+            for port_id, _, now in changes:
+                self._changes[port_id] = now
             self._cond.notify()
 
     def port_deleted(self, p: Port) -> None:
@@ -112,28 +114,40 @@ class NovaNotifier:
                 changes, deleted = self._changes, self._deleted
                 self._changes, self._deleted = {}, []
             try:
-                events = self._status_events(changes) + deleted
+                told, events = self._status_events(changes)
+                events += deleted
                 for i in range(0, len(events), CHUNK):
-                    self._deliver(events[i:i + CHUNK])
+                    chunk = events[i:i + CHUNK]
+                    if self._deliver(chunk):
+                        self._remember({e["tag"]: told[e["tag"]] for e in chunk if e["tag"] in told})
             except Exception:
                 LOG.exception("notifying Nova failed")
             self._stop.wait(self.config.batch_interval)
 
-    def _status_events(self, changes: dict[str, tuple[str, str]]) -> list[Event]:
-        moved = [p for p, (before, now) in changes.items() if before != now]
-        if not moved:
-            return []
+    def _status_events(self, changes: dict[str, str]) -> tuple[dict[str, str], list[Event]]:
+        """The events for these ports' statuses, and the status each event tells of (by port)."""
+        if not changes:
+            return {}, []
         with self.store.read() as tx:
-            ports = tx.ports(ids=moved)
-        out = []
+            ports = tx.ports(ids=changes)
+            told = tx.told_nova(changes)
+        out: list[Event] = []
+        telling: dict[str, str] = {}
         for p in ports:
             if is_compute_port(p):
-                e = status_event(p, *changes[p.id])
+                e = status_event(p, told.get(p.id), changes[p.id])
                 if e is not None:
                     out.append(e)
-        return out
+                    telling[p.id] = changes[p.id]
+        return telling, out
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _remember(self, told: dict[str, str]) -> None:
+        if told:
+            with self.store.write() as tx:
+                tx.set_told_nova(told)
+
+    def _deliver(self, events: list[Event]) -> bool:
+        """Send, retrying what may succeed later; whether Nova took the request."""
         deadline = time.monotonic() + self.config.retry_for
         delay = FIRST_DELAY
         while True:
@@ -144,15 +158,15 @@ class NovaNotifier:
             else:
                 if status in (200, 207):
                     self._report(events, status, body)
-                    return
+                    return True
                 problem = f"HTTP {status}"
                 if status < 500 and status != 429:
                     LOG.error("Nova refused %d event(s) (%s), dropped: %s", len(events), problem, _brief(events))
-                    return
+                    return False
             if self._stop.is_set() or time.monotonic() + delay > deadline:
                 LOG.error("could not deliver %d event(s) to Nova (%s), dropped: %s", len(events), problem,
                           _brief(events))
-                return
+                return False
             LOG.warning("could not deliver %d event(s) to Nova (%s); retrying in %.1f s", len(events), problem, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, MAX_DELAY)

@@ -94,7 +94,8 @@ CREATE TABLE links (
     # gateway_ip NULL with has_gateway 1 is the first usable address, allocation_pools NULL the whole
     # range but the network, broadcast and gateway addresses. Networks that already have a range get
     # their subnet here, with the network's id as the subnet's. Per-project quotas; each project's
-    # default security group, made when first needed.
+    # default security group, made when first needed. A port's told_nova is the status Nova was last
+    # told of (so that a restart, which finds every port DOWN until its switch is read, tells it nothing).
     """
 ALTER TABLE networks ADD COLUMN admin_state_up INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE networks ADD COLUMN port_security INTEGER NOT NULL DEFAULT 1;
@@ -112,6 +113,7 @@ ALTER TABLE ports ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE ports ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE ports ADD COLUMN updated_at REAL;
 ALTER TABLE ports ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ports ADD COLUMN told_nova TEXT;
 CREATE INDEX ports_device ON ports(device_id);
 CREATE INDEX ports_tenant ON ports(tenant_id);
 CREATE TABLE subnets (
@@ -478,6 +480,17 @@ class Txn:
             (network_id,),
         ).fetchone()
         return r is not None
+
+    def told_nova(self, port_ids: Iterable[str]) -> dict[str, str | None]:
+        """The status each port's Nova server was last told of (None: never)."""
+        conds: list[str] = []
+        args: list[object] = []
+        _in("id", port_ids, conds, args)
+        return {str(r[0]): r[1] for r in self.db.execute(f"SELECT id, told_nova FROM ports{_where(conds)}", args)}
+
+    def set_told_nova(self, told: dict[str, str]) -> None:
+        for port_id, status in told.items():
+            self.db.execute("UPDATE ports SET told_nova = ? WHERE id = ?", (status, port_id))
 
     # quotas and security groups
     def quota_limits(self, project_id: str) -> dict[str, int]:

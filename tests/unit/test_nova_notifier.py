@@ -237,3 +237,29 @@ def test_status_transitions_are_told_once_each() -> None:
     book.forget("p")
     assert told == [("p", DOWN, ACTIVE), ("p", ACTIVE, DOWN), ("p", DOWN, ACTIVE), ("p", ACTIVE, DOWN),
                     ("p", DOWN, ERROR)]
+
+
+
+def test_nova_hears_only_what_differs_from_what_it_was_told_last_also_after_a_restart(svc: NetworkService) -> None:
+    told, new = _ports(svc, 2)
+    post = Recorder()
+    first = _notifier(svc, post)
+    try:
+        svc.status.touch({told.id})
+        svc.status.confirm_on(told.id, svc.status.now(), 1, frozenset({1}), usable=True, error=False)
+        _wait(lambda: len(post.events) == 1)
+    finally:
+        first.stop()
+    # sdnapp restarts: a new status book (every port DOWN), then the switches are read back
+    svc.status = StatusBook()
+    post2 = Recorder()
+    second = _notifier(svc, post2)
+    try:
+        for p in (told, new):
+            svc.status.touch({p.id})
+            svc.status.confirm_on(p.id, svc.status.now(), 1, frozenset({1}), usable=True, error=False)
+        _wait(lambda: len(post2.events) == 1)
+        time.sleep(0.5)
+        assert [e["tag"] for e in post2.events] == [new.id]  # the port Nova already knew ACTIVE: nothing
+    finally:
+        second.stop()

@@ -505,6 +505,8 @@ def _switches(raw: list[dict[str, Any]], driver: str) -> tuple[SwitchConfig, ...
         switch = SwitchConfig(**{**item, "datapath_id": dpid})
         if driver == vxlan.DRIVER and switch.tunnel_ip is None:
             raise ConfigError(f"{path}.tunnel_ip: required with isolation.driver vxlan")
+        if switch.host is not None and switch.ovsdb is None:
+            raise ConfigError(f"{path}.ovsdb: required with host (its VIFs are bound from OVSDB)")
         out.append(switch)
     ips = [s.tunnel_ip for s in out if s.tunnel_ip]
     if len(ips) != len(set(ips)):

@@ -257,8 +257,11 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
     # what a port's binding is ----------------------------------------------------
     def vif_binding(self, p: Port) -> tuple[str, HostInfo | None]:
         """vif_type and the host's switch: `ovs` on a host a configured switch names, `unbound`
-        without a host, `binding_failed` for a host no switch belongs to."""
+        without a host, `binding_failed` for a host no switch belongs to, and also while that
+        switch's bridge has not been read over OVSDB yet (just after a start): os-vif would make a
+        bridge of a binding without its datapath type the kernel's ("system"), and Neutron fails a
+        binding to a host whose agent has not reported either."""
         if not p.host:
             return VIF_UNBOUND, None
         info = self.host_info(p.host)
-        return (VIF_OVS, info) if info is not None else (VIF_FAILED, None)
+        return (VIF_OVS, info) if info is not None and info.datapath_type is not None else (VIF_FAILED, None)

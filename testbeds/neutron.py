@@ -8,10 +8,12 @@ iface-status=active.
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .client import Client
 from .fake_nova import FakeNova
 from .hypervisors import Hypervisor, HypervisorBed
 from .process import SdnappProcess
@@ -50,11 +52,25 @@ def start(base: Path, api_port: int, of_port: int, nova_port: int, max_body_byte
         }
         proc = SdnappProcess(base / "sdnapp", api_port=api_port, of_ports=(of_port,), extra=config)
         proc.start()
+        _wait_switch(proc.url, hv.dpid)
     except Exception:
         bed.stop()
         nova.stop()
         raise
     return NeutronBed(bed, proc, nova)
+
+
+def _wait_switch(url: str, dpid: str, timeout: float = 20.0) -> None:
+    """Until the hypervisor's switch is connected and its bridge read over OVSDB (before that, a port
+    bound to it is binding_failed: its datapath type is not known yet)."""
+    admin = Client(url, "ops", admin=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sw = next((s for s in admin.get("/v1/switches")["switches"] if s["datapath_id"] == dpid), None)
+        if sw is not None and sw["connected"] and sw.get("ovsdb", {}).get("connected"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"switch {dpid} not connected with its OVSDB read after {timeout} s")
 
 
 def stop(nb: NeutronBed) -> None:

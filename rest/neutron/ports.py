@@ -115,9 +115,7 @@ def view(p: Port, subnet: Subnet | None, admin: bool, svc: NetworkService) -> di
         if host is not None:
             # Nova plugs the tap straight into the host's bridge (no hybrid plug): sdnapp's flows filter it.
             details = {"connectivity": "l2", "port_filter": True, "ovs_hybrid_plug": False,
-                       "bridge_name": host.bridge}
-            if host.datapath_type is not None:
-                details["datapath_type"] = host.datapath_type
+                       "bridge_name": host.bridge, "datapath_type": host.datapath_type}
         out |= {"binding:host_id": p.host, "binding:vif_type": vif_type, "binding:vif_details": details,
                 "binding:profile": json.loads(p.profile)}
     return out

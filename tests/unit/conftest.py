@@ -235,7 +235,8 @@ def world(make_world: WorldFactory) -> World:
 
 NEUTRON_DEFAULT_PROJECT = "admin"
 HOSTS = {"compute1": HostInfo("compute1", 0xA01, "br-int", "netdev"),
-         "compute2": HostInfo("compute2", 0xA02, "br-int", None)}
+         "compute2": HostInfo("compute2", 0xA02, "br-int", "system"),
+         "starting": HostInfo("starting", 0xA03, "br-int", None)}  # its bridge not read over OVSDB yet
 
 
 def make_neutron_world(make_world: WorldFactory, **kw: Any) -> World:

@@ -373,7 +373,9 @@ def test_binding_attributes_are_admin_only_and_vif_type_follows_the_host(nworld:
     assert bound["binding:vif_details"] == {"connectivity": "l2", "port_filter": True, "ovs_hybrid_plug": False,
                                             "bridge_name": "br-int", "datapath_type": "netdev"}
     other = admin.ok("PUT", f"{V2}/ports/{p['id']}", {"port": {"binding:host_id": "compute2"}})["port"]
-    assert "datapath_type" not in other["binding:vif_details"]  # its bridge not read over OVSDB yet
+    assert (other["binding:vif_type"], other["binding:vif_details"]["datapath_type"]) == ("ovs", "system")
+    early = admin.ok("PUT", f"{V2}/ports/{p['id']}", {"port": {"binding:host_id": "starting"}})["port"]
+    assert (early["binding:vif_type"], early["binding:vif_details"]) == ("binding_failed", {})  # bridge not read
     failed = admin.ok("PUT", f"{V2}/ports/{p['id']}", {"port": {"binding:host_id": "nowhere"}})["port"]
     assert (failed["binding:vif_type"], failed["binding:vif_details"]) == ("binding_failed", {})
     unbound = admin.ok("PUT", f"{V2}/ports/{p['id']}", {"port": {"binding:host_id": None,

@@ -24,10 +24,6 @@ def given(value: T | Unset) -> bool:
     return value is not UNSET
 
 
-def or_(value: T | Unset, default: T) -> T:
-    return default if isinstance(value, Unset) else value
-
-
 @dataclass(frozen=True)
 class NetworkSpec:
     project: str | Unset = UNSET  # the caller's project unless given (another's: admins only)

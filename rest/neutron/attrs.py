@@ -11,7 +11,7 @@ booleans in bodies, and integers may also be strings of digits, as the `openstac
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,10 +212,6 @@ def items_of(body: Mapping[str, Any], resource: Resource) -> tuple[list[dict[str
     return [body[resource.name]], False
 
 
-def as_int(value: Any) -> int:
-    return int(value)
-
-
 def project_of(item: Mapping[str, Any]) -> str | Unset:
     """The project a create names (tenant_id or project_id, equal if both), or UNSET."""
     t, p = item.get("tenant_id"), item.get("project_id")
@@ -228,10 +224,6 @@ def project_of(item: Mapping[str, Any]) -> str | Unset:
 def pick(item: Mapping[str, Any], name: str, convert: Callable[[Any], Any] = lambda v: v) -> Any:
     """An attribute of an update body, converted, or UNSET when absent."""
     return convert(item[name]) if name in item else UNSET
-
-
-def names(attrs: Iterable[Attr]) -> list[str]:
-    return [a.name for a in attrs]
 
 
 def iso(t: float) -> str:

@@ -179,7 +179,7 @@ def _spec(item: dict[str, Any]) -> PortSpec:
 # handlers ---------------------------------------------------------------------------------------
 
 
-def _single(values: Iterable[object] | None) -> list[str] | None:
+def _strings(values: Iterable[object] | None) -> list[str] | None:
     return None if values is None else [str(v) for v in values]
 
 
@@ -188,8 +188,8 @@ def list_ports(c: Call) -> Body:
     f = q.filters
     # What the store can narrow by itself (Nova's frequent lookups by device and network); the rest
     # is filtered on the answers.
-    ports = c.svc.list_ports(c.caller, ids=_single(f.get("id")), device_ids=_single(f.get("device_id")),
-                             network_ids=_single(f.get("network_id")))
+    ports = c.svc.list_ports(c.caller, ids=_strings(f.get("id")), device_ids=_strings(f.get("device_id")),
+                             network_ids=_strings(f.get("network_id")))
     page = query.select(c.req, views(c, ports, admin=True), q, {"fixed_ips": match_fixed_ips},
                         not_found=errors.PortNotFound, hidden=set() if c.caller.is_admin else PORT.admin_only)
     return {"ports": page.items, **({"ports_links": page.links} if page.links else {})}

@@ -21,6 +21,8 @@ setup(
         "prometheus-client>=0.20",
         # The operator's CLI: tables and progress.
         "rich>=13.0",
+        # Nova's events (network-vif-plugged...) with a static token or Keystone credentials.
+        "keystoneauth1>=5.18",
     ],
     # The live page's files (rest/static/), served by sdnapp itself.
     package_data={"rest": ["static/*"]},
@@ -38,6 +40,9 @@ setup(
             "schemathesis>=4.32,<5",
             # The live page in a real browser: Debian's chromium and chromium-driver (scripts/setup.sh).
             "selenium>=4.20",
+            # The real clients of the Neutron face, driven by tests/integration/test_neutron_clients.py.
+            "openstacksdk>=4.22",
+            "python-openstackclient>=10.5",
         ],
     },
     entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},

@@ -8,9 +8,10 @@ actions), so they describe what a switch holds as well as what sdnapp wants.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 
-from .model import OFPP_CONTROLLER, OFPVID_PRESENT, Flow, Output, PopVlan, SetField
+from .model import OFPP_CONTROLLER, OFPVID_NONE, OFPVID_PRESENT, Flow, Output, PopVlan, SetField
 from .pipeline import (
     ETH_ARP,
     ETH_IPV4,
@@ -35,8 +36,8 @@ def role(f: Flow) -> str:
     if f.table == TABLE_INGRESS:
         if f.priority == PRIO_GUARD:
             return "guard"
-        if f.goto == TABLE_FORWARD and "eth_src" in m:
-            return "admit"
+        if f.goto == TABLE_FORWARD and ("eth_src" in m or m.get("vlan_vid") == OFPVID_NONE):
+            return "admit"  # a VNIC's own frames, or (no eth_src) anything untagged from a port without port security
         if f.goto == TABLE_FORWARD:
             return "trunk"
     if f.table == TABLE_FORWARD:
@@ -62,6 +63,13 @@ def _network(f: Flow) -> str:
     if "tunnel_id" in m:
         return f"VNI {m['tunnel_id']}"
     return f"segment {partition_of(f.cookie)}"
+
+
+def _address(v: object) -> str:
+    """An IPv4 match value: an address, or a masked one (an allowed address pair's network) as a CIDR."""
+    if isinstance(v, tuple):
+        return str(ipaddress.IPv4Network(f"{v[0]}/{v[1]}"))
+    return str(v)
 
 
 def _ports(ports: Sequence[int]) -> str:
@@ -110,10 +118,11 @@ def explain(f: Flow) -> str:
         if m.get("eth_type") == ETH_IPV4 and m.get("ipv4_src") == "0.0.0.0":
             what = "DHCP requests from 0.0.0.0"
         elif m.get("eth_type") == ETH_IPV4:
-            what = f"IPv4 from {m.get('ipv4_src')}"
+            what = f"IPv4 from {_address(m.get('ipv4_src'))}"
         elif m.get("eth_type") == ETH_ARP:
-            what = f"ARP for {m.get('arp_spa')} at {m.get('arp_sha')}"
-        return f"admit untagged {what} with source {m.get('eth_src')} from port {m.get('in_port')} into {net}"
+            what = f"ARP for {_address(m.get('arp_spa'))} at {m.get('arp_sha')}"
+        source = f"source {m['eth_src']}" if "eth_src" in m else "any source (no port security)"
+        return f"admit untagged {what} with {source} from port {m.get('in_port')} into {net}"
     if r == "trunk":
         if "tun_ipv4_src" in m:
             return f"admit {net} from hypervisor {m['tun_ipv4_src']} on tunnel port {m.get('in_port')}"

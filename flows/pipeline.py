@@ -9,6 +9,8 @@ goes to the controller in steady state.
 
 from __future__ import annotations
 
+import ipaddress
+
 from .model import OFPP_CONTROLLER, OFPVID_NONE, Action, Flow, MatchValue, Output, match
 from .state import Member
 
@@ -23,6 +25,9 @@ TABLES = (TABLE_INGRESS, TABLE_FORWARD)
 
 PRIO_MISS = 0
 PRIO_FLOOD = 10
+# An allowed address pair's admission: below the port's own, longer prefixes first, so no two
+# admissions a frame can match share a priority.
+PRIO_PAIR = 60
 PRIO_ACCESS = 100
 PRIO_TRUNK = 100
 PRIO_UNICAST = 100
@@ -101,14 +106,40 @@ def base_flows(lldp: bool = False, meter: int | None = None) -> list[Flow]:
     return flows
 
 
+def _ipv4(value: str) -> MatchValue:
+    """An address, or a network as (address, mask)."""
+    net = ipaddress.IPv4Network(value)
+    return str(net.network_address) if net.prefixlen == 32 else (str(net.network_address), str(net.netmask))
+
+
+def _pair_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow]:
+    """Admission of the port's allowed address pairs: IPv4 from the pair's address and ARP for it,
+    with the pair's MAC. A pair the port's own admission already covers adds nothing."""
+    flows = []
+    for mac, ip in sorted(set(m.pairs)):
+        if mac == m.mac and (m.ip is None or ip == m.ip):
+            continue
+        prio = PRIO_PAIR + ipaddress.IPv4Network(ip).prefixlen
+        base: dict[str, MatchValue] = {"in_port": m.port_no, "eth_src": mac, "vlan_vid": OFPVID_NONE}
+        for mt in (match(**base, eth_type=ETH_IPV4, ipv4_src=_ipv4(ip)),
+                   match(**base, eth_type=ETH_ARP, arp_spa=_ipv4(ip), arp_sha=mac)):
+            flows.append(Flow(TABLE_INGRESS, prio, mt, admit, goto=TABLE_FORWARD, cookie=cookie))
+    return flows
+
+
 def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow]:
     """Table 0 for one VNIC's access port: what it may send, and `admit` (the driver's actions) for it.
 
     Only untagged frames with the VNIC's own source MAC. Where the port has an
     address: IPv4 only from that address, ARP only for its own MAC/IP pair, and
     DHCP requests from 0.0.0.0; nothing else (IPv6 included). Never frames from
-    a DHCP server port: a VM cannot answer as a DHCP server.
+    a DHCP server port: a VM cannot answer as a DHCP server. Allowed address
+    pairs add their own admissions. A port without port security sends any
+    untagged frame, as anything.
     """
+    if not m.port_security:
+        return [Flow(TABLE_INGRESS, PRIO_ACCESS, match(in_port=m.port_no, vlan_vid=OFPVID_NONE), admit,
+                     goto=TABLE_FORWARD, cookie=cookie)]
     base: dict[str, MatchValue] = {"in_port": m.port_no, "eth_src": m.mac, "vlan_vid": OFPVID_NONE}
     if m.ip is None:
         matches = [match(**base)]
@@ -120,6 +151,7 @@ def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow
                   udp_dst=DHCP_SERVER),
         ]
     flows = [Flow(TABLE_INGRESS, PRIO_ACCESS, mt, admit, goto=TABLE_FORWARD, cookie=cookie) for mt in matches]
+    flows += _pair_flows(m, admit, cookie)
     flows.append(
         Flow(
             TABLE_INGRESS,

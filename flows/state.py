@@ -15,6 +15,9 @@ class Member:
     datapath_id: int
     port_no: int
     ip: str | None = None  # the port's address, where its network has an address range
+    port_security: bool = True  # False: the port may send with any source (no anti-spoofing)
+    # Other (MAC, IPv4 address or network) pairs the port may send as (Neutron's allowed address pairs).
+    pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-import jsonschema
 from webob import Request, Response
 
 from sdnapp import errors
@@ -33,16 +32,6 @@ LOG = logging.getLogger(__name__)
 QUERY_VALUE_MAX = 255
 
 
-def _schema_message(e: jsonschema.ValidationError) -> str:
-    where = "/".join(str(p) for p in e.absolute_path) or "body"
-    if e.validator == "additionalProperties":
-        msg = e.message.replace("were unexpected", "are not allowed").replace("was unexpected", "is not allowed")
-        return f"{where}: {msg}"
-    if e.validator == "oneOf" and where.endswith("binding"):
-        return f"{where}: give exactly one of port_name and port_no"
-    return f"{where}: {e.message}"
-
-
 class Api:
     """The WSGI app: every face of the API over one service."""
 
@@ -58,21 +47,25 @@ class Api:
         tracer: Tracer | None = None,
         metrics: Metrics = NO_METRICS,
         open_routes: frozenset[str] = frozenset(),
+        face_auth: Mapping[str, Authenticator] | None = None,
     ) -> None:
         """`switch_report` adds to each switch of GET /v1/switches what the switch side knows of it;
         `tracer` runs frames through the wanted flows (by default over the service's store and
         topology, without tunnels); `metrics` counts requests and is what GET /metrics serves;
-        `open_routes` names routes (by handler) served without credentials (`metrics.public`)."""
+        `open_routes` names routes (by handler) served without credentials (`metrics.public`);
+        `face_auth` gives a face (by prefix) its own authenticator instead of `auth`."""
         self.svc = service
         self.auth = auth
         self.max_body = max_body_bytes
         self.ready = ready
         self.openapi_doc = openapi
+        self.versions = [f.version for f in faces if f.version is not None]  # in the order given
         self.faces = sorted(faces, key=lambda f: len(f.prefix), reverse=True)
         self.switch_report = switch_report
         self.tracer = tracer or Tracer.over(service.store, service.topology, service.pool.type)
         self.metrics = metrics
         self.open_routes = open_routes
+        self._face_auth = dict(face_auth or {})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -87,7 +80,7 @@ class Api:
             status = status_of(face.faults, type(e))
             if status is None:
                 LOG.error("unexpected error on %s %r", req.method, raw_path[:200], exc_info=e)
-                resp = _response(500, face.error_body("InternalError", "internal error; see the service log"))
+                resp = _response(500, face.error_body(face.internal_error, "internal error; see the service log"))
             else:
                 resp = _response(status, face.error_body(face.error_type(type(e)), str(e)))
                 if isinstance(e, HttpError):
@@ -108,19 +101,28 @@ class Api:
         reached.append(route)
         who = None
         if not (route.public or route.name in self.open_routes):
-            who = self.auth.caller(req.headers)
+            who = self._face_auth.get(face.prefix, self.auth).caller(req.headers)
             if route.admin and not who.is_admin:
                 raise errors.Forbidden("this call is for administrators")
-        query = self._query(req, route)
-        body = self._body(req, route)
-        return _response(route.ok.status, route.handler(Call(self, req, who, params, query, body)))
+        items = self._items(req)
+        query = {} if route.raw_query else self._query(items, route)
+        body = self._body(req, route, face)
+        return _response(route.ok.status, route.handler(Call(self, req, who, params, query, body, tuple(items))))
 
-    def _query(self, req: Request, route: Route) -> dict[str, str]:
-        out: dict[str, str] = {}
+    @staticmethod
+    def _items(req: Request) -> list[tuple[str, str]]:
         try:
             items = _query_items(req.environ.get("QUERY_STRING", ""))
         except UnicodeError:
             raise errors.BadRequest("the query string is not UTF-8") from None
+        for k, v in items:
+            if len(k) > QUERY_VALUE_MAX or len(v) > QUERY_VALUE_MAX:
+                raise errors.BadRequest(f"query parameter {k[:64]!r} is longer than {QUERY_VALUE_MAX} characters")
+        return items
+
+    @staticmethod
+    def _query(items: list[tuple[str, str]], route: Route) -> dict[str, str]:
+        out: dict[str, str] = {}
         accepted = {q.name: q for q in route.query}
         for k, v in items:
             q = accepted.get(k)
@@ -140,7 +142,7 @@ class Api:
             raise errors.BadRequest(f"query parameter {missing[0]!r} is required")
         return out
 
-    def _body(self, req: Request, route: Route) -> Any:
+    def _body(self, req: Request, route: Route, face: Face) -> Any:
         limit = route.body.max_bytes if route.body is not None and route.body.max_bytes else self.max_body
         length = req.content_length
         if length is not None and length > limit:
@@ -172,7 +174,7 @@ class Api:
             raise errors.BadRequest(f"the body is not valid JSON: {str(e)[:200]}") from None
         errs = sorted(route.body.validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errs:
-            raise errors.BadRequest(_schema_message(errs[0]))
+            raise face.body_error(errs[0])
         return doc
 
 

@@ -10,10 +10,10 @@ from typing import Protocol
 
 from sdnapp.config import AuthConfig, ConfigError, read_yaml
 from sdnapp.model import Caller
+from sdnapp.validate import PROJECT_RE
 
 from .faults import Unauthorized
 
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -37,10 +37,24 @@ class NoAuth:
         return Caller(project, "admin" in _roles(headers.get("X-Roles", "")))
 
 
+class NeutronNoAuth(NoAuth):
+    """noauth on the Neutron face: as NoAuth, but a request without X-Project-Id acts as an administrator of
+    the configured default project, as Neutron's noauth does, so that `openstack --os-auth-type none` (which
+    sends `X-Auth-Token: notused` and no project) and Nova (a user's token, no project) work on loopback."""
+
+    def __init__(self, default_project: str) -> None:
+        self.default_project = default_project
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        if not headers.get("X-Project-Id"):
+            return Caller(self.default_project, True)
+        return super().caller(headers)
+
+
 def _project(project: str | None, header: str) -> str:
     if not project:
         raise Unauthorized(f"{header} header is required")
-    if not _PROJECT_RE.match(project):
+    if not PROJECT_RE.match(project):
         raise Unauthorized(f"{header} must be 1 to 64 letters, digits, '_', '.' or '-'")
     return project
 
@@ -70,7 +84,7 @@ class TokenAuth:
             digest, project, roles = t.get("sha256"), t.get("project_id"), t.get("roles", [])
             if not isinstance(digest, str) or not _SHA256_RE.match(digest):
                 raise ConfigError(f"{where}.sha256: must be 64 lower-case hex digits")
-            if not isinstance(project, str) or not _PROJECT_RE.match(project):
+            if not isinstance(project, str) or not PROJECT_RE.match(project):
                 raise ConfigError(f"{where}.project_id: must be 1 to 64 letters, digits, '_', '.' or '-'")
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise ConfigError(f"{where}.roles: must be a list of strings")
@@ -124,3 +138,10 @@ def authenticator_for(config: AuthConfig) -> Authenticator:
     if strategy is None:
         raise ConfigError(f"auth.strategy: unknown strategy {config.strategy!r}")
     return strategy.from_config(config)
+
+
+def face_authenticators(config: AuthConfig, neutron_prefix: str) -> dict[str, Authenticator]:
+    """Faces whose authentication differs from v1's under the configured strategy: Neutron's noauth."""
+    if config.strategy == "noauth":
+        return {neutron_prefix: NeutronNoAuth(config.noauth_project)}
+    return {}

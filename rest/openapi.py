@@ -72,19 +72,19 @@ def to_openapi(schema: schemas.Schema) -> schemas.Schema:
     return out
 
 
-def _ref(name: str) -> Doc:
+def ref(name: str) -> Doc:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _wrap(key: str, inner: Doc) -> Doc:
+def wrap(key: str, inner: Doc) -> Doc:
     return {"type": "object", "properties": {key: inner}, "required": [key]}
 
 
-def _list_of(key: str, name: str) -> Doc:
-    return _wrap(key, {"type": "array", "items": _ref(name)})
+def list_of(key: str, name: str) -> Doc:
+    return wrap(key, {"type": "array", "items": ref(name)})
 
 
-_VERSION: Doc = {
+VERSION: Doc = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
@@ -111,6 +111,29 @@ _HEALTH: Doc = {
 }
 
 
+SECURITY_SCHEMES: Doc = {
+    "projectId": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Project-Id",
+        "description": "auth.strategy noauth (or keystone): the project the request acts for.",
+    },
+    "roles": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Roles",
+        "description": "auth.strategy noauth (or keystone): comma-separated roles; `admin` makes the "
+        "caller an administrator.",
+    },
+    "authToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Auth-Token",
+        "description": "auth.strategy token: a token of the tokens file (kept there as its SHA-256).",
+    },
+}
+
+
 def _components(routes: tuple[Route, ...]) -> Doc:
     resources = {
         "Error": schemas.ERROR,
@@ -130,39 +153,39 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "Flow": schemas.PORT_FLOW,
     }
     built: Doc = {name: to_openapi(s) for name, s in resources.items()}
-    built["Version"] = _VERSION
-    built["VersionsResponse"] = _list_of("versions", "Version")
-    built["VersionResponse"] = _wrap("version", _ref("Version"))
+    built["Version"] = VERSION
+    built["VersionsResponse"] = list_of("versions", "Version")
+    built["VersionResponse"] = wrap("version", ref("Version"))
     built["HealthResponse"] = _HEALTH
     built["OpenApiDocument"] = {"type": "object", "description": "An OpenAPI 3.0.3 document."}
-    built["ExtensionsResponse"] = _list_of("extensions", "Extension")
-    built["ExtensionResponse"] = _wrap("extension", _ref("Extension"))
-    built["VnicsResponse"] = _list_of("vnics", "Vnic")
-    built["VnicResponse"] = _wrap("vnic", _ref("Vnic"))
-    built["PortsResponse"] = _list_of("ports", "Port")
-    built["PortResponse"] = _wrap("port", _ref("Port"))
-    built["NetworksResponse"] = _list_of("networks", "Network")
-    built["NetworkResponse"] = _wrap("network", _ref("Network"))
-    built["AttachmentResponse"] = _wrap("attachment", _ref("Attachment"))
-    built["PluggedPortsResponse"] = _list_of("plugged_ports", "PluggedPort")
-    built["BindingResponse"] = _wrap("binding", _ref("Binding"))
-    built["SwitchesResponse"] = _list_of("switches", "Switch")
+    built["ExtensionsResponse"] = list_of("extensions", "Extension")
+    built["ExtensionResponse"] = wrap("extension", ref("Extension"))
+    built["VnicsResponse"] = list_of("vnics", "Vnic")
+    built["VnicResponse"] = wrap("vnic", ref("Vnic"))
+    built["PortsResponse"] = list_of("ports", "Port")
+    built["PortResponse"] = wrap("port", ref("Port"))
+    built["NetworksResponse"] = list_of("networks", "Network")
+    built["NetworkResponse"] = wrap("network", ref("Network"))
+    built["AttachmentResponse"] = wrap("attachment", ref("Attachment"))
+    built["PluggedPortsResponse"] = list_of("plugged_ports", "PluggedPort")
+    built["BindingResponse"] = wrap("binding", ref("Binding"))
+    built["SwitchesResponse"] = list_of("switches", "Switch")
     built["TopologyResponse"] = {
         "type": "object",
         "properties": {
-            "switches": {"type": "array", "items": _ref("Switch")},
-            "links": {"type": "array", "items": _ref("KnownLink")},
-            "networks": {"type": "array", "items": _ref("NetworkWithPorts")},
+            "switches": {"type": "array", "items": ref("Switch")},
+            "links": {"type": "array", "items": ref("KnownLink")},
+            "networks": {"type": "array", "items": ref("NetworkWithPorts")},
         },
         "required": ["switches", "links", "networks"],
     }
-    built["TraceResponse"] = _wrap("trace", _ref("Trace"))
+    built["TraceResponse"] = wrap("trace", ref("Trace"))
     built["PortFlowsResponse"] = {
         "type": "object",
         "properties": {
             "port": _trace_source(),
             "note": {"type": "string", "nullable": True, "description": "Why the port has no flows, if so."},
-            "flows": {"type": "array", "items": _ref("Flow")},
+            "flows": {"type": "array", "items": ref("Flow")},
         },
         "required": ["port", "note", "flows"],
     }
@@ -171,7 +194,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     built["LinksResponse"] = {
         "type": "object",
         "properties": {
-            "links": {"type": "array", "items": _ref("Link")},
+            "links": {"type": "array", "items": ref("Link")},
             "problems": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -181,9 +204,9 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "required": ["links", "problems"],
     }
     parameters: Doc = {
-        "vnic_id": _path_param("vnic_id", "The VNIC's id."),
-        "port_id": _path_param("port_id", "The port's id."),
-        "network_id": _path_param("network_id", "The network's id."),
+        "vnic_id": path_param("vnic_id", "The VNIC's id."),
+        "port_id": path_param("port_id", "The port's id."),
+        "network_id": path_param("network_id", "The network's id."),
         "alias": {
             "name": "alias",
             "in": "path",
@@ -201,9 +224,9 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     }
     for r in routes:
         if r.body is not None:
-            _add(built, r.body.name, to_openapi(r.body.schema))
+            add(built, r.body.name, to_openapi(r.body.schema))
         for q in r.query:
-            _add(parameters, q.ref, {
+            add(parameters, q.ref, {
                 "name": q.name,
                 "in": "query",
                 "required": q.required,
@@ -213,27 +236,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     return {
         "schemas": built,
         "parameters": parameters,
-        "securitySchemes": {
-            "projectId": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-Project-Id",
-                "description": "auth.strategy noauth (or keystone): the project the request acts for.",
-            },
-            "roles": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-Roles",
-                "description": "auth.strategy noauth (or keystone): comma-separated roles; `admin` makes the "
-                "caller an administrator.",
-            },
-            "authToken": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-Auth-Token",
-                "description": "auth.strategy token: a token of the tokens file (kept there as its SHA-256).",
-            },
-        },
+        "securitySchemes": SECURITY_SCHEMES,
     }
 
 
@@ -250,13 +253,13 @@ def _query_schema(q: Query) -> Doc:
     return {"type": "string", "minLength": 1, "maxLength": QUERY_VALUE_MAX}
 
 
-def _add(components: Doc, name: str, item: Doc) -> None:
+def add(components: Doc, name: str, item: Doc) -> None:
     """A component several routes share is one component; two different ones under one name are an error."""
     if components.setdefault(name, item) != item:
         raise ValueError(f"two different components are both named {name!r}")
 
 
-def _path_param(name: str, description: str) -> Doc:
+def path_param(name: str, description: str) -> Doc:
     return {
         "name": name,
         "in": "path",
@@ -272,29 +275,33 @@ def _param(name: str) -> Doc:
 
 _STATUS_TEXT = {
     400: "Bad request",
+    405: "Method not allowed",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
+    500: "Internal server error",
     503: "Service unavailable",
 }
 
 
-def _error(status: int, types: list[str]) -> Doc:
-    """An error response whose `error.type` is one of `types`."""
+def _error(status: int, types: list[str], error: tuple[str, str]) -> Doc:
+    """An error response whose type is one of `types`; `error` names the error body's schema and the
+    key its type sits under (v1: ("Error", "error"))."""
+    schema_name, key = error
     return {
         "description": f"{_STATUS_TEXT[status]}: {' or '.join(types)}",
         "content": {
             JSON: {
                 "schema": {
                     "allOf": [
-                        _ref("Error"),
+                        ref(schema_name),
                         {
                             "type": "object",
                             "properties": {
-                                "error": {
+                                key: {
                                     "type": "object",
                                     "properties": {"type": {"type": "string", "enum": list(types)}},
                                 }
@@ -307,8 +314,8 @@ def _error(status: int, types: list[str]) -> Doc:
     }
 
 
-_PUBLIC: list[dict[str, list[str]]] = []
-_AUTHENTICATED: list[dict[str, list[str]]] = [
+PUBLIC: list[dict[str, list[str]]] = []
+AUTHENTICATED: list[dict[str, list[str]]] = [
     {"projectId": []},
     {"projectId": [], "roles": []},
     {"authToken": []},
@@ -326,25 +333,33 @@ def _error_types(face: Face, route: Route) -> dict[int, list[str]]:
     return {status: sorted(types) for status, types in sorted(out.items())}
 
 
-def _operation(face: Face, route: Route) -> Doc:
+def operation(
+    face: Face,
+    route: Route,
+    error: tuple[str, str] = ("Error", "error"),
+    security: list[dict[str, list[str]]] | None = None,
+    parameters: list[str] | None = None,
+) -> Doc:
+    """The OpenAPI operation of a route; `parameters` (names in the document's components) replace the
+    route's declared ones."""
     ok: Doc = {"description": route.ok.description}
     if route.ok.schema is not None:
-        ok["content"] = {media: {"schema": _ref(route.ok.schema)} for media in route.ok.media}
+        ok["content"] = {media: {"schema": ref(route.ok.schema)} for media in route.ok.media}
     op: Doc = {
         "operationId": route.name,
         "tags": [route.tag],
         "summary": route.summary,
         "responses": {
             str(route.ok.status): ok,
-            **{str(s): _error(s, t) for s, t in _error_types(face, route).items()},
+            **{str(s): _error(s, t, error) for s, t in _error_types(face, route).items()},
         },
     }
-    params = [*route.path_params, *(q.ref for q in route.query)]
+    params = [*route.path_params, *(parameters if parameters is not None else (q.ref for q in route.query))]
     if params:
         op["parameters"] = [_param(p) for p in params]
     if route.body is not None:
-        op["requestBody"] = {"required": not route.body.optional, "content": {JSON: {"schema": _ref(route.body.name)}}}
-    op["security"] = _PUBLIC if route.public else _AUTHENTICATED
+        op["requestBody"] = {"required": not route.body.optional, "content": {JSON: {"schema": ref(route.body.name)}}}
+    op["security"] = PUBLIC if route.public else (security if security is not None else AUTHENTICATED)
     description = " ".join(d for d in (route.description, _ADMIN_ONLY if route.admin else "") if d)
     if description:
         op["description"] = description
@@ -354,7 +369,7 @@ def _operation(face: Face, route: Route) -> Doc:
 def _paths(face: Face) -> Doc:
     paths: Doc = {}
     for r in face.routes:
-        paths.setdefault(r.path, {})[r.method.lower()] = _operation(face, r)
+        paths.setdefault(r.path, {})[r.method.lower()] = operation(face, r)
     return paths
 
 

@@ -51,8 +51,9 @@ class Call:
     req: Request
     who: Caller | None  # None on a public route
     path: Mapping[str, str]
-    query: Mapping[str, str]
+    query: Mapping[str, str]  # a route's declared parameters, each given once (see Route.raw_query)
     body: Any
+    items: tuple[tuple[str, str], ...] = ()  # the whole query, in order, for a route that reads it itself
 
     @property
     def svc(self) -> NetworkService:
@@ -145,6 +146,9 @@ class Route:
     public: bool = False  # no credentials asked
     admin: bool = False  # the dispatcher refuses others (Forbidden), as the service does for its own
     description: str = ""
+    # The handler reads the query itself (`Call.items`: repeated and unknown names included), as
+    # Neutron's filters need; otherwise only the declared parameters are accepted, each once.
+    raw_query: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -184,11 +188,27 @@ def _class_name(cls: type[Exception]) -> str:
     return cls.__name__
 
 
+def schema_message(e: jsonschema.ValidationError) -> str:
+    """v1's words for what a request body's schema found wrong."""
+    where = "/".join(str(p) for p in e.absolute_path) or "body"
+    if e.validator == "additionalProperties":
+        msg = e.message.replace("were unexpected", "are not allowed").replace("was unexpected", "is not allowed")
+        return f"{where}: {msg}"
+    if e.validator == "oneOf" and where.endswith("binding"):
+        return f"{where}: give exactly one of port_name and port_no"
+    return f"{where}: {e.message}"
+
+
+def _bad_body(e: jsonschema.ValidationError) -> Exception:
+    return domain.BadRequest(schema_message(e))
+
+
 @dataclass(frozen=True)
 class Face:
     """One version of the API over the same service: the paths under `prefix` (the face with the
     longest prefix owns a path), its routes, its map of errors to statuses, and how it names an
-    error and shapes an error body."""
+    error, shapes an error body, refuses a body its schema does not take, and shows itself in the
+    list of versions (`GET /`)."""
 
     prefix: str
     tags: tuple[str, ...]
@@ -196,6 +216,9 @@ class Face:
     faults: FaultMap
     error_body: Callable[[str, str], dict[str, Any]]  # (type, message) -> body
     error_type: Callable[[type[Exception]], str] = _class_name
+    body_error: Callable[[jsonschema.ValidationError], Exception] = _bad_body
+    version: Callable[[Request], dict[str, Any]] | None = None
+    internal_error: str = "InternalError"  # the type of a 500's body
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, str]] = set()

@@ -23,7 +23,7 @@ def _version(req: Request) -> dict[str, Any]:
 
 
 def versions(c: Call) -> Body:
-    return {"versions": [_version(c.req)]}
+    return {"versions": [version(c.req) for version in c.api.versions]}
 
 
 def version(c: Call) -> Body:
@@ -287,7 +287,7 @@ ROUTES: tuple[Route, ...] = (
           "Create many ports at once, each with a new VNIC plugged in and bound where given",
           Ok(201, "PluggedPortsResponse", "The new ports and VNICs, in the order asked"),
           (*NET_NOT_FOUND, errors.AddressPoolExhausted, errors.MacAddressInUse, errors.BindingInUse,
-           errors.Forbidden),
+           errors.Forbidden, errors.OverQuota),
           PLUGGED_PORTS_CREATE,
           description="Extensions `networks` and `ethernet-vnic`. What create_port, create_vnic, plug and (for "
           "admins) bind do one call at a time, for up to 1,000 ports in one transaction: all of them or, on "
@@ -303,7 +303,8 @@ ROUTES: tuple[Route, ...] = (
           Ok(200, "NetworksResponse", "The caller's networks (an admin's: all, or one project's)"),
           (errors.ExtensionNotFound,), query=(TENANT,), description=NET_EXT),
     Route("POST", "/v1/networks", create_network, "networks", "Create a network",
-          Ok(201, "NetworkResponse", "The new network"), (errors.ExtensionNotFound, errors.SegmentPoolExhausted),
+          Ok(201, "NetworkResponse", "The new network"),
+          (errors.ExtensionNotFound, errors.SegmentPoolExhausted, errors.OverQuota),
           NETWORK_CREATE,
           description=f"{NET_EXT} The new network takes a segment (VLAN id or VNI) from the configured pool."),
     Route("GET", "/v1/networks/{network_id}", show_network, "networks", "Show a network",
@@ -311,7 +312,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/v1/networks/{network_id}", destroy_network, "networks", "Destroy a network and its ports",
           Ok(204, None, "Destroyed"), (*NET_NOT_FOUND, errors.NetworkInUse)),
     Route("POST", "/v1/networks/{network_id}/ports", create_port, "networks", "Create a port in a network",
-          Ok(201, "PortResponse", "The new port"), (*NET_NOT_FOUND, errors.AddressPoolExhausted), PORT_CREATE,
+          Ok(201, "PortResponse", "The new port"), (*NET_NOT_FOUND, errors.AddressPoolExhausted, errors.OverQuota),
+          PORT_CREATE,
           description="With an address range, the port gets the next free address."),
     Route("GET", "/v1/networks/{network_id}/ports", list_network_ports, "networks", "List a network's ports",
           Ok(200, "PortsResponse", "The network's ports"), NET_NOT_FOUND),
@@ -368,4 +370,5 @@ FACE = Face(
     routes=ROUTES,
     faults=FAULTS,
     error_body=error_body,
+    version=_version,
 )

@@ -64,6 +64,7 @@ class StoreConfig:
 class AuthConfig:
     strategy: str = "noauth"
     tokens_file: str | None = None
+    noauth_project: str = "admin"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class IsolationConfig:
     vni_range: tuple[int, int] = (1000, 999999)
     tunnel_port: str = "vxlan0"
     manage_tunnel_port: bool = True
+    underlay_mtu: int = 1500
 
     @property
     def segment_range(self) -> tuple[int, int]:
@@ -87,6 +89,7 @@ class SwitchConfig:
     ovsdb: str | None = None
     bridge: str = "br-int"
     tunnel_ip: str | None = None
+    host: str | None = None  # the hypervisor's name, as Nova's binding:host_id gives it
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,39 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class QuotaConfig:
+    """Per project; -1 is unlimited."""
+
+    network: int = -1
+    subnet: int = -1
+    port: int = -1
+
+
+@dataclass(frozen=True)
+class NovaConfig:
+    """Where Neutron-face events go (network-vif-plugged...): Nova's API, with a static token or Keystone
+    credentials. Neither url nor auth_url: no events are sent."""
+
+    url: str | None = None
+    token: str | None = None
+    auth_url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    project_name: str | None = None
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+    region_name: str | None = None
+    interface: str = "public"
+    batch_interval: float = 2.0
+    timeout: float = 10.0
+    retry_for: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None or self.auth_url is not None
+
+
+@dataclass(frozen=True)
 class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     openflow: OpenFlowConfig = field(default_factory=OpenFlowConfig)
@@ -114,6 +150,8 @@ class Config:
     topology: TopologyConfig = field(default_factory=TopologyConfig)
     switches: tuple[SwitchConfig, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    quotas: QuotaConfig = field(default_factory=QuotaConfig)
+    nova: NovaConfig = field(default_factory=NovaConfig)
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -224,6 +262,10 @@ SCHEMA: Schema = {
                               "Confirmed (loopback only)."),
             "tokens_file": _str("YAML file of the tokens (required with token): {tokens: [{sha256: <hex of "
                                 "sha256(token)>, project_id: p, roles: [admin]}]}."),
+            "noauth_project": _str("With noauth, the project a Neutron (v2.0) request without X-Project-Id acts "
+                                   "for, as an administrator (v1 answers such a request 401).",
+                                   pattern="^[A-Za-z0-9_.-]{1,64}$",
+                                   errorMessage="must be 1 to 64 letters, digits, '_', '.' or '-'"),
         }),
         "isolation": _section(IsolationConfig, "How networks are kept apart.", {
             "driver": _enum(ISOLATION_DRIVERS, "vlan: a VLAN id per network across a fabric of switches; "
@@ -233,6 +275,8 @@ SCHEMA: Schema = {
             "tunnel_port": _str("Name of each hypervisor's tunnel port (vxlan)."),
             "manage_tunnel_port": _bool("Create or repair the tunnel port over OVSDB; false: the operator "
                                         "makes it."),
+            "underlay_mtu": _int(576, 9216, "The largest IP packet the switches' links carry (Neutron's "
+                                 "global_physnet_mtu): a network's mtu is this on vlan, 50 less on vxlan."),
         }),
         "switches": _list("Switches known before they connect.", _mapping(SwitchConfig, "A switch.", {
             "datapath_id": {"type": ["string", "integer"], "description": "16 hex digits, 0x-hex or decimal.",
@@ -242,7 +286,39 @@ SCHEMA: Schema = {
             "bridge": _str("Its integration bridge."),
             "tunnel_ip": {"type": "string", "format": "ipv4", "errorMessage": "must be an IPv4 address",
                           "description": "Its VXLAN endpoint (required with isolation.driver vxlan)."},
+            "host": _str("The hypervisor it is the integration bridge of, as Nova names it (its CONF.host): "
+                         "Neutron ports whose binding:host_id names it are bound here (vif_type ovs).",
+                         maxLength=255),
         })),
+        "quotas": _section(QuotaConfig, "How many of each a project may have (-1: unlimited); an "
+                           "administrator may set a project's own through PUT /v2.0/quotas/{project}.", {
+            r: _int(-1, 2**31 - 1, f"{r.capitalize()}s per project.") for r in ("network", "subnet", "port")
+        }),
+        "nova": _section(NovaConfig, "Nova, told of Neutron ports going ACTIVE (network-vif-plugged), DOWN "
+                         "(network-vif-unplugged) and deleted (network-vif-deleted). Without url and auth_url, "
+                         "nothing is sent.", {
+            "url": _str("Nova's API with its version, e.g. http://controller:8774/v2.1 (with auth_url: found in "
+                        "Keystone's catalog unless given)."),
+            "token": _str("A static token sent as X-Auth-Token (instead of Keystone credentials)."),
+            "auth_url": _str("Keystone, e.g. http://controller:5000/v3: a password authentication with the "
+                             "keys below (keystoneauth1)."),
+            "username": _str("Keystone user (with the service or admin role in Nova)."),
+            "password": _str("Its password."),
+            "project_name": _str("Its project."),
+            "user_domain_name": _str("The user's domain."),
+            "project_domain_name": _str("The project's domain."),
+            "region_name": _str("Region of Nova's endpoint in the catalog."),
+            "interface": _enum(("public", "internal", "admin"), "Which of Nova's endpoints in the catalog."),
+            "batch_interval": {"type": "number", "minimum": 0, "maximum": 60,
+                               "description": "Seconds events are gathered after one is sent (the first goes "
+                               "at once).", "errorMessage": "must be seconds from 0 to 60"},
+            "timeout": {"type": "number", "minimum": 0.1, "maximum": 300,
+                        "description": "Seconds one request to Nova may take.",
+                        "errorMessage": "must be seconds from 0.1 to 300"},
+            "retry_for": {"type": "number", "minimum": 0, "maximum": 3600,
+                          "description": "Seconds undelivered events are retried (with backoff) before they are "
+                          "logged and dropped.", "errorMessage": "must be seconds from 0 to 3600"},
+        }),
         "topology": _section(TopologyConfig, "Switches and the links between them.", {
             "discovery": _bool("LLDP link discovery; false where LLDP is filtered."),
             "lldp_interval": {"type": "number", "minimum": 0.1, "maximum": 60,
@@ -371,9 +447,23 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         switches=_switches(raw.get("switches", []), isolation.driver),
         topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, hold_time=float, links=_links),
         metrics=_build(MetricsConfig, sec["metrics"]),
+        quotas=_build(QuotaConfig, sec["quotas"]),
+        nova=_nova(_build(NovaConfig, sec["nova"], batch_interval=float, timeout=float, retry_for=float)),
         log_level=sec["logging"].get("level", Config.log_level),
         log_format=sec["logging"].get("format", Config.log_format),
     )
+
+
+def _nova(nova: NovaConfig) -> NovaConfig:
+    if nova.token is not None and nova.auth_url is not None:
+        raise ConfigError("nova.token: give a token or Keystone credentials (auth_url), not both")
+    if nova.token is not None and nova.url is None:
+        raise ConfigError("nova.url: required with nova.token")
+    if nova.auth_url is not None:
+        missing = [k for k in ("username", "password", "project_name") if getattr(nova, k) is None]
+        if missing:
+            raise ConfigError(f"nova.{missing[0]}: required with nova.auth_url")
+    return nova
 
 
 def _check_auth(auth: AuthConfig, host: str) -> None:
@@ -415,10 +505,15 @@ def _switches(raw: list[dict[str, Any]], driver: str) -> tuple[SwitchConfig, ...
         switch = SwitchConfig(**{**item, "datapath_id": dpid})
         if driver == vxlan.DRIVER and switch.tunnel_ip is None:
             raise ConfigError(f"{path}.tunnel_ip: required with isolation.driver vxlan")
+        if switch.host is not None and switch.ovsdb is None:
+            raise ConfigError(f"{path}.ovsdb: required with host (its VIFs are bound from OVSDB)")
         out.append(switch)
     ips = [s.tunnel_ip for s in out if s.tunnel_ip]
     if len(ips) != len(set(ips)):
         raise ConfigError("switches: two switches share one tunnel_ip")
+    hosts = [s.host for s in out if s.host]
+    if len(hosts) != len(set(hosts)):
+        raise ConfigError("switches: two switches name one host")
     return tuple(out)
 
 

@@ -63,7 +63,8 @@ class DesiredState:
                 )
                 continue
             members.setdefault(seg, []).append(
-                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address)
+                Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address,
+                       port.port_security, tuple((a.mac_address, a.ip_address) for a in port.address_pairs))
             )
         return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
 

@@ -71,3 +71,52 @@ class SegmentPoolExhausted(Conflict):
 
 class BindingInUse(Conflict):
     """Another VNIC is already bound to that switch port."""
+
+
+# What the Neutron face adds; each is named as Neutron names it, so that its clients (Nova above
+# all, which tells errors apart by name) read it right; v1 answers them by their base class.
+
+
+class SubnetNotFound(NotFound):
+    pass
+
+
+class SecurityGroupNotFound(NotFound):
+    pass
+
+
+class SubnetInUse(Conflict):
+    """A port still has an address of the subnet."""
+
+
+class IpAddressInUse(Conflict):
+    """The address asked for is another port's, or the gateway's."""
+
+
+class InvalidIpForSubnet(BadRequest):
+    """The address asked for is not one of the subnet's usable addresses."""
+
+
+class InvalidIpForNetwork(BadRequest):
+    """The address asked for is in none of the network's subnets."""
+
+
+class OverQuota(Conflict):
+    pass
+
+
+class SegmentInUse(Conflict):
+    """The segment (VLAN id or VNI) asked for is another network's."""
+
+
+class PortBound(Conflict):
+    """The port is bound to a host; its MAC address cannot change."""
+
+
+class SecurityGroupsNotEnforced(BadRequest):
+    """A request for security group rules this deployment does not enforce (sdnapp filters nothing
+    beyond port security, so it offers only each project's allow-all default group)."""
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    pass

@@ -1,4 +1,10 @@
-"""The service's resources as dataclasses, as the store keeps them."""
+"""The service's resources as dataclasses, as the store keeps them.
+
+A network, a port and a VNIC are what both faces of the API show (v1 and Neutron's v2.0): the
+attributes only the Neutron face names (admin state, device, port security, host binding,
+timestamps, revisions) have defaults that are v1's behaviour, so a v1 resource is a valid v2.0
+resource and the other way round.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,44 @@ class Network:
     address_prefix: str | None
     segment_type: str
     segment_id: int
+    admin_state_up: bool = True
+    port_security: bool = True  # the default of its new ports
+    description: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    """A network's address range (its `address_prefix`) with what a Neutron subnet adds to it.
+
+    A network has at most one. `gateway_ip` None: no gateway; `allocation_pools` are inclusive
+    (first, last) address ranges the service hands addresses out of.
+    """
+
+    id: str
+    network_id: str
+    tenant_id: str
+    name: str
+    cidr: str
+    gateway_ip: str | None
+    allocation_pools: tuple[tuple[str, str], ...]
+    enable_dhcp: bool = True
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination CIDR, next hop)
+    description: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPair:
+    """Another address a port may send from: an IPv4 address or network, with a MAC (the port's by default)."""
+
+    ip_address: str
+    mac_address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +67,19 @@ class Port:
     name: str
     ip_address: str | None
     vnic_id: str | None
+    mac_address: str | None = None  # the plugged VNIC's
+    admin_state_up: bool = True
+    device_id: str = ""
+    device_owner: str = ""
+    port_security: bool = True
+    address_pairs: tuple[AddressPair, ...] = ()
+    host: str = ""  # the hypervisor it is bound to (Neutron's binding:host_id), "" for none
+    vnic_type: str = "normal"
+    profile: str = "{}"  # Neutron's binding:profile, a JSON object
+    description: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class DbState:
     error: str | None = None
     tunnel: str | None = None  # None: fine or not wanted; else what is wrong
     vifs: dict[str, Vif] = field(default_factory=dict)
+    datapath_type: str | None = None  # the bridge's, once read: "system" or "netdev" (Nova's vif_details)
 
 
 def wanted_tunnel_options(spec: TunnelSpec) -> dict[str, str]:
@@ -142,7 +143,7 @@ class SwitchDb:
         helper = ovs.db.idl.SchemaHelper(schema_json=self._schema())
         helper.register_columns("Interface", ["name", "type", "options", "external_ids"])
         helper.register_columns("Port", ["name", "interfaces"])
-        helper.register_columns("Bridge", ["name", "ports", "controller"])
+        helper.register_columns("Bridge", ["name", "ports", "controller", "datapath_type"])
         helper.register_columns("Controller", ["target", "controller_rate_limit", "controller_burst_limit",
                                                "max_backoff"])
         # The IDL reconnects and reloads by itself, but does not say whether it is
@@ -180,6 +181,10 @@ class SwitchDb:
         ]
         if self.tunnel is not None:
             self._check_tunnel(idl, interfaces)
+        bridge = next((b for b in idl.tables["Bridge"].rows.values() if b.name == self.config.bridge), None)
+        if bridge is not None:
+            # OVS's empty datapath_type is its default, the kernel datapath, which os-vif calls "system".
+            self.state.datapath_type = bridge.datapath_type or "system"
         self._tune_controllers(idl)
         vifs = vifs_of(interfaces)
         self.state.vifs = vifs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from typing import Any
 from flows.driver import TunnelEnd
 
 from .config import Config, ConfigError
+from .core import HostInfo
 from .metrics import State as MetricsState
 
 LOG = logging.getLogger("sdnapp")
@@ -55,8 +57,9 @@ class Server:
         from flows.driver import Driver
         from flows.vlan import VlanDriver
         from flows.vxlan import VxlanDriver
+        from rest import neutron, v1
         from rest.app import Api
-        from rest.auth import Authenticator, authenticator_for
+        from rest.auth import Authenticator, authenticator_for, face_authenticators
         from rest.openapi import document
         from topology.switches import Topology
 
@@ -64,6 +67,7 @@ class Server:
         from .desired import DesiredState
         from .discovery import Discovery
         from .metrics import Metrics
+        from .nova import NovaNotifier
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
         from .reconciler import Reconciler
@@ -93,8 +97,13 @@ class Server:
             desired, self.topology, self.status, self.channels,
             driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends, metrics=self.metrics,
         )
+        self.notifier = NovaNotifier(c.nova, self.store) if c.nova.enabled else None
+        if self.notifier is not None:
+            self.status.watch(self.notifier.status_changed)
         self.service = NetworkService(
-            self.store, pool, self.topology, self.status, on_change=self.reconciler.segments_changed
+            self.store, pool, self.topology, self.status, on_change=self.reconciler.segments_changed,
+            quotas=dataclasses.asdict(c.quotas), hosts=self.host_info, underlay_mtu=c.isolation.underlay_mtu,
+            on_port_deleted=self.notifier.port_deleted if self.notifier is not None else None,
         )
         binder = VifBinder(self.service)
         self.dbs: dict[int, SwitchDb] = {}
@@ -120,8 +129,9 @@ class Server:
         # noauth trusts any caller on loopback: asking a scraper to claim to be an admin would protect nothing.
         opened = frozenset({"metrics"}) if c.metrics.public or c.auth.strategy == "noauth" else frozenset()
         self.api = Api(
-            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, switch_report=self.switch_report,
-            tracer=tracer, metrics=self.metrics, open_routes=opened,
+            self.service, auth, c.api.max_body_bytes, self.openflow_ready, document, faces=(v1.FACE, neutron.FACE),
+            switch_report=self.switch_report, tracer=tracer, metrics=self.metrics, open_routes=opened,
+            face_auth=face_authenticators(c.auth, neutron.PREFIX),
         )
         self.metrics.watch(self.metrics_state)
 
@@ -132,6 +142,15 @@ class Server:
         # (power loss, a cut cable): three unanswered, two seconds apart.
         oscfg.CONF.set_override("echo_request_interval", 2.0)
         oscfg.CONF.set_override("maximum_unreplied_echo_requests", 3)
+
+    def host_info(self, host: str) -> HostInfo | None:
+        """A hypervisor's switch, by the name Nova gives it (switches[].host), with its bridge's
+        datapath type as last read over OVSDB."""
+        sw = next((s for s in self.config.switches if s.host == host), None) if host else None
+        if sw is None:
+            return None
+        db = self.dbs.get(sw.datapath_id)
+        return HostInfo(host, sw.datapath_id, sw.bridge, db.state.datapath_type if db is not None else None)
 
     def tunnel_ends(self) -> dict[int, TunnelEnd]:
         """Each hypervisor's tunnel address, and its tunnel port's number once the switch reports the port."""
@@ -222,6 +241,8 @@ class Server:
             self.discovery.start()
         for db in self.dbs.values():
             db.start()
+        if self.notifier is not None:
+            self.notifier.start()
         mgr.instantiate_apps(**contexts)
         for port in self.config.openflow.ports[1:]:
             hub.spawn(OpenFlowController().server_loop, port, port)
@@ -251,6 +272,8 @@ class Server:
             db.stop()
         self.reconciler.stop()
         self.remembered.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         # The switches keep their flows (fail-mode secure): stopping never
         # touches them. Closing the store after the API stops means no write
         # is cut in half.

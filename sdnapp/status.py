@@ -12,10 +12,14 @@ DOWN until its switch is reconciled.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 ACTIVE = "ACTIVE"
 DOWN = "DOWN"
 ERROR = "ERROR"
+
+# (port id, status before, status now)
+Transition = tuple[str, str, str]
 
 
 class StatusBook:
@@ -25,15 +29,30 @@ class StatusBook:
         self._gen: dict[str, int] = {}
         self._status: dict[str, str] = {}
         self._confirmed: dict[str, tuple[int, set[int]]] = {}
+        self._watchers: list[Callable[[list[Transition]], None]] = []
+
+    def watch(self, watcher: Callable[[list[Transition]], None]) -> None:
+        """Hear of every change of a port's status (Nova's notifier). Called outside the book's lock,
+        on the thread that made the change: a watcher must return at once."""
+        self._watchers.append(watcher)
+
+    def _tell(self, changes: list[Transition]) -> None:
+        if changes:
+            for w in self._watchers:
+                w(changes)
 
     def touch(self, port_ids: set[str] | list[str]) -> None:
+        changes: list[Transition] = []
         with self._lock:
             if port_ids:
                 self._clock += 1
             for p in port_ids:
                 self._gen[p] = self._clock
-                self._status.pop(p, None)
+                before = self._status.pop(p, DOWN)
                 self._confirmed.pop(p, None)
+                if before != DOWN:
+                    changes.append((p, before, DOWN))
+        self._tell(changes)
 
     def now(self) -> int:
         """The clock: flows computed from state read after this reflect every change up to it."""
@@ -53,10 +72,14 @@ class StatusBook:
                 seen = set()
             seen.add(dpid)
             self._confirmed[port_id] = (generation, seen)
+            before = self._status.get(port_id, DOWN)
             if error:
                 self._status[port_id] = ERROR
             elif usable and required <= seen:
                 self._status[port_id] = ACTIVE
+            now = self._status.get(port_id, DOWN)
+        if now != before:
+            self._tell([(port_id, before, now)])
 
     def unconfirm(self, port_ids: set[str] | list[str], dpid: int) -> None:
         """Switch `dpid` is gone: it no longer confirms these ports' flows (the other switches still do).
@@ -64,6 +87,7 @@ class StatusBook:
         Not a new generation: nothing about the ports changed, so the other switches'
         confirmations stand and the switch's own, once it is back, makes them ACTIVE.
         """
+        changes: list[Transition] = []
         with self._lock:
             for p in port_ids:
                 confirmed = self._confirmed.get(p)
@@ -71,12 +95,15 @@ class StatusBook:
                     confirmed[1].discard(dpid)
                 if self._status.get(p) == ACTIVE:
                     del self._status[p]
+                    changes.append((p, ACTIVE, DOWN))
+        self._tell(changes)
 
     def status(self, port_id: str) -> str:
         with self._lock:
             return self._status.get(port_id, DOWN)
 
     def forget(self, port_id: str) -> None:
+        """A deleted port: no transition is told (its deletion is an event of its own)."""
         with self._lock:
             # A destroyed port's id never comes back (UUIDs), so nothing is lost.
             self._gen.pop(port_id, None)

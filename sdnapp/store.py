@@ -1,4 +1,4 @@
-"""Durable state in SQLite: networks, ports, VNICs, attachments, bindings, allocations.
+"""Durable state in SQLite: networks, subnets, ports, VNICs, attachments, bindings, allocations, quotas.
 
 One connection, serialised by a lock; every write is one `BEGIN IMMEDIATE`
 transaction committed (WAL, synchronous=FULL) before the caller answers.
@@ -9,6 +9,7 @@ the schema, so even a bug in the service cannot hand a value out twice.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -19,8 +20,9 @@ from contextlib import contextmanager
 from topology.fabric import Link, LinkEnd
 from topology.switches import SwitchPort
 
+from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
-from .model import Binding, Network, Port, Vnic
+from .model import AddressPair, Binding, Network, Port, Subnet, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
 # old one reach the current version the same way. A change of schema is a new step at the end,
@@ -84,6 +86,64 @@ CREATE TABLE links (
     b_datapath_id TEXT NOT NULL,
     b_port_no INTEGER NOT NULL,
     PRIMARY KEY (a_datapath_id, a_port_no, b_datapath_id, b_port_no)
+);
+""",
+    # 3: what the Neutron face adds. Networks and ports: admin state, description, port security,
+    # a port's device and host binding, update time and revision number (booleans as 0/1). Subnets:
+    # a network's address range as a Neutron subnet (the range itself stays networks.address_prefix);
+    # gateway_ip NULL with has_gateway 1 is the first usable address, allocation_pools NULL the whole
+    # range but the network, broadcast and gateway addresses. Networks that already have a range get
+    # their subnet here, with the network's id as the subnet's. Per-project quotas; each project's
+    # default security group, made when first needed. A port's told_nova is the status Nova was last
+    # told of (so that a restart, which finds every port DOWN until its switch is read, tells it nothing).
+    """
+ALTER TABLE networks ADD COLUMN admin_state_up INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE networks ADD COLUMN port_security INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE networks ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE networks ADD COLUMN updated_at REAL;
+ALTER TABLE networks ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ports ADD COLUMN admin_state_up INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE ports ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE ports ADD COLUMN device_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE ports ADD COLUMN port_security INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE ports ADD COLUMN address_pairs TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE ports ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE ports ADD COLUMN vnic_type TEXT NOT NULL DEFAULT 'normal';
+ALTER TABLE ports ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE ports ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE ports ADD COLUMN updated_at REAL;
+ALTER TABLE ports ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ports ADD COLUMN told_nova TEXT;
+CREATE INDEX ports_device ON ports(device_id);
+CREATE INDEX ports_tenant ON ports(tenant_id);
+CREATE TABLE subnets (
+    id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL UNIQUE REFERENCES networks(id) ON DELETE CASCADE,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    gateway_ip TEXT,
+    has_gateway INTEGER NOT NULL DEFAULT 1,
+    allocation_pools TEXT,
+    enable_dhcp INTEGER NOT NULL DEFAULT 1,
+    dns_nameservers TEXT NOT NULL DEFAULT '[]',
+    host_routes TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL,
+    revision INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO subnets (id, network_id, tenant_id, name, created_at)
+    SELECT id, id, tenant_id, '', created_at FROM networks WHERE address_prefix IS NOT NULL;
+CREATE TABLE quotas (
+    project_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit INTEGER NOT NULL,
+    PRIMARY KEY (project_id, resource)
+);
+CREATE TABLE security_groups (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
 );
 """,
 )
@@ -169,17 +229,34 @@ class Store:
             self.writes += 1
 
 
-_NET_COLS = "id, tenant_id, name, address_prefix, segment_type, segment_id"
-_PORT_COLS = "p.id, p.tenant_id, p.network_id, p.name, p.ip_address, v.id"
+_NET_COLS = (
+    "n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, n.admin_state_up, n.port_security, "
+    "n.description, n.created_at, COALESCE(n.updated_at, n.created_at), n.revision"
+)
+_PORT_FIELDS = (
+    "p.id", "p.tenant_id", "p.network_id", "p.name", "p.ip_address", "v.id", "v.mac_address", "p.admin_state_up",
+    "p.device_id", "p.device_owner", "p.port_security", "p.address_pairs", "p.host", "p.vnic_type", "p.profile",
+    "p.description", "p.created_at", "COALESCE(p.updated_at, p.created_at)", "p.revision",
+)
+_PORT_COLS = ", ".join(_PORT_FIELDS)
+_PORT_NCOLS = len(_PORT_FIELDS)
 _VNIC_COLS = "v.id, v.tenant_id, v.name, v.mac_address, v.port_id, b.datapath_id, b.port_no, b.port_name, b.source"
+_SUBNET_COLS = (
+    "s.id, s.network_id, s.tenant_id, s.name, n.address_prefix, s.gateway_ip, s.has_gateway, s.allocation_pools, "
+    "s.enable_dhcp, s.dns_nameservers, s.host_routes, s.description, s.created_at, "
+    "COALESCE(s.updated_at, s.created_at), s.revision"
+)
+_PORTS_FROM = "ports p LEFT JOIN vnics v ON v.port_id = p.id"
 
 
 def _network(r: tuple) -> Network:
-    return Network(*r)
+    return Network(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]), r[8], r[9], r[10], r[11])
 
 
 def _port(r: tuple) -> Port:
-    return Port(*r)
+    pairs = tuple(AddressPair(a["ip_address"], a["mac_address"]) for a in json.loads(r[11]))
+    return Port(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], bool(r[10]), pairs, r[12], r[13],
+                r[14], r[15], r[16], r[17], r[18])
 
 
 def _vnic(r: tuple) -> Vnic:
@@ -187,8 +264,33 @@ def _vnic(r: tuple) -> Vnic:
     return Vnic(r[0], r[1], r[2], r[3], r[4], binding)
 
 
+def _subnet(r: tuple) -> Subnet:
+    """A subnet row; the defaults (gateway, pools) follow from the range (see step 2)."""
+    cidr = r[4]
+    gateway = r[5] if r[5] is not None or not r[6] else default_gateway(cidr)
+    pools = json.loads(r[7]) if r[7] is not None else default_pools(cidr, gateway)
+    return Subnet(
+        r[0], r[1], r[2], r[3], cidr, gateway, tuple((a, b) for a, b in pools), bool(r[8]),
+        tuple(json.loads(r[9])), tuple((d, h) for d, h in json.loads(r[10])), r[11], r[12], r[13], r[14],
+    )
+
+
+def _pairs_json(pairs: Iterable[AddressPair]) -> str:
+    return json.dumps([{"ip_address": a.ip_address, "mac_address": a.mac_address} for a in pairs])
+
+
 def _tenant_clause(tenant_id: str | None, col: str) -> tuple[str, tuple[str, ...]]:
     return ("", ()) if tenant_id is None else (f" WHERE {col} = ?", (tenant_id,))
+
+
+def _where(conds: list[str]) -> str:
+    return (" WHERE " + " AND ".join(conds)) if conds else ""
+
+
+def _in(col: str, values: Iterable[str], conds: list[str], args: list[object]) -> None:
+    vals = sorted(set(values))
+    conds.append(f"{col} IN ({', '.join('?' * len(vals))})" if vals else "1 = 0")
+    args.extend(vals)
 
 
 class Txn:
@@ -199,22 +301,48 @@ class Txn:
 
     # networks
     def network(self, network_id: str) -> Network | None:
-        r = self.db.execute(f"SELECT {_NET_COLS} FROM networks WHERE id = ?", (network_id,)).fetchone()
+        r = self.db.execute(f"SELECT {_NET_COLS} FROM networks n WHERE n.id = ?", (network_id,)).fetchone()
         return None if r is None else _network(r)
 
-    def networks(self, tenant_id: str | None = None) -> list[Network]:
-        where, args = _tenant_clause(tenant_id, "tenant_id")
-        q = f"SELECT {_NET_COLS} FROM networks{where} ORDER BY created_at, id"
+    def networks(self, tenant_id: str | None = None, ids: Iterable[str] | None = None) -> list[Network]:
+        conds: list[str] = []
+        args: list[object] = []
+        if tenant_id is not None:
+            conds.append("n.tenant_id = ?")
+            args.append(tenant_id)
+        if ids is not None:
+            _in("n.id", ids, conds, args)
+        q = f"SELECT {_NET_COLS} FROM networks n{_where(conds)} ORDER BY n.created_at, n.id"
         return [_network(r) for r in self.db.execute(q, args)]
+
+    def count_networks(self, tenant_id: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM networks WHERE tenant_id = ?", (tenant_id,)).fetchone()[0])
 
     def insert_network(self, n: Network) -> None:
         self.db.execute(
-            f"INSERT INTO networks ({_NET_COLS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, time.time()),
+            "INSERT INTO networks (id, tenant_id, name, address_prefix, segment_type, segment_id, admin_state_up, "
+            "port_security, description, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, int(n.admin_state_up),
+             int(n.port_security), n.description, n.created_at, n.updated_at, n.revision),
+        )
+
+    def update_network(self, n: Network) -> None:
+        """Write what may change of a network: its address range, names and states, time and revision."""
+        self.db.execute(
+            "UPDATE networks SET address_prefix = ?, name = ?, admin_state_up = ?, port_security = ?, "
+            "description = ?, updated_at = ?, revision = ? WHERE id = ?",
+            (n.address_prefix, n.name, int(n.admin_state_up), int(n.port_security), n.description, n.updated_at,
+             n.revision, n.id),
         )
 
     def delete_network(self, network_id: str) -> None:
         self.db.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    def segment_taken(self, segment_type: str, segment_id: int) -> bool:
+        r = self.db.execute(
+            "SELECT 1 FROM networks WHERE segment_type = ? AND segment_id = ?", (segment_type, segment_id)
+        ).fetchone()
+        return r is not None
 
     def free_segment(self, segment_type: str, low: int, high: int) -> int | None:
         """The lowest segment id in [low, high] no network holds."""
@@ -230,28 +358,88 @@ class Txn:
             candidate = sid + 1
         return candidate if candidate <= high else None
 
+    # subnets
+    def subnet(self, subnet_id: str) -> Subnet | None:
+        r = self.db.execute(
+            f"SELECT {_SUBNET_COLS} FROM subnets s JOIN networks n ON n.id = s.network_id WHERE s.id = ?",
+            (subnet_id,),
+        ).fetchone()
+        return None if r is None else _subnet(r)
+
+    def subnet_of(self, network_id: str) -> Subnet | None:
+        r = self.db.execute(
+            f"SELECT {_SUBNET_COLS} FROM subnets s JOIN networks n ON n.id = s.network_id WHERE s.network_id = ?",
+            (network_id,),
+        ).fetchone()
+        return None if r is None else _subnet(r)
+
+    def subnets(self, tenant_id: str | None = None, network_ids: Iterable[str] | None = None) -> list[Subnet]:
+        conds: list[str] = []
+        args: list[object] = []
+        if tenant_id is not None:
+            conds.append("s.tenant_id = ?")
+            args.append(tenant_id)
+        if network_ids is not None:
+            _in("s.network_id", network_ids, conds, args)
+        q = (
+            f"SELECT {_SUBNET_COLS} FROM subnets s JOIN networks n ON n.id = s.network_id{_where(conds)} "
+            "ORDER BY s.created_at, s.id"
+        )
+        return [_subnet(r) for r in self.db.execute(q, args)]
+
+    def count_subnets(self, tenant_id: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM subnets WHERE tenant_id = ?", (tenant_id,)).fetchone()[0])
+
+    def insert_subnet(self, s: Subnet) -> None:
+        self.db.execute(
+            "INSERT INTO subnets (id, network_id, tenant_id, name, created_at) VALUES (?, ?, ?, ?, ?)",
+            (s.id, s.network_id, s.tenant_id, s.name, s.created_at),
+        )
+        self.update_subnet(s)
+
+    def update_subnet(self, s: Subnet) -> None:
+        """Write a subnet's attributes (its range is its network's address_prefix)."""
+        self.db.execute(
+            "UPDATE subnets SET name = ?, gateway_ip = ?, has_gateway = ?, allocation_pools = ?, enable_dhcp = ?, "
+            "dns_nameservers = ?, host_routes = ?, description = ?, updated_at = ?, revision = ? WHERE id = ?",
+            (s.name, s.gateway_ip, int(s.gateway_ip is not None), json.dumps([list(p) for p in s.allocation_pools]),
+             int(s.enable_dhcp), json.dumps(list(s.dns_nameservers)), json.dumps([list(r) for r in s.host_routes]),
+             s.description, s.updated_at, s.revision, s.id),
+        )
+
+    def delete_subnet(self, subnet_id: str) -> None:
+        self.db.execute("DELETE FROM subnets WHERE id = ?", (subnet_id,))
+
     # ports
     def port(self, port_id: str) -> Port | None:
-        r = self.db.execute(
-            f"SELECT {_PORT_COLS} FROM ports p LEFT JOIN vnics v ON v.port_id = p.id WHERE p.id = ?",
-            (port_id,),
-        ).fetchone()
+        r = self.db.execute(f"SELECT {_PORT_COLS} FROM {_PORTS_FROM} WHERE p.id = ?", (port_id,)).fetchone()
         return None if r is None else _port(r)
 
-    def ports(self, tenant_id: str | None = None, network_id: str | None = None) -> list[Port]:
-        conds, args = [], []
+    def ports(
+        self,
+        tenant_id: str | None = None,
+        network_id: str | None = None,
+        ids: Iterable[str] | None = None,
+        device_ids: Iterable[str] | None = None,
+        network_ids: Iterable[str] | None = None,
+    ) -> list[Port]:
+        """Ports, all or narrowed (each argument given narrows: by project, network, ids, devices)."""
+        conds: list[str] = []
+        args: list[object] = []
         if tenant_id is not None:
             conds.append("p.tenant_id = ?")
             args.append(tenant_id)
         if network_id is not None:
             conds.append("p.network_id = ?")
             args.append(network_id)
-        where = (" WHERE " + " AND ".join(conds)) if conds else ""
-        q = (
-            f"SELECT {_PORT_COLS} FROM ports p LEFT JOIN vnics v ON v.port_id = p.id{where} "
-            "ORDER BY p.created_at, p.id"
-        )
+        for col, values in (("p.id", ids), ("p.device_id", device_ids), ("p.network_id", network_ids)):
+            if values is not None:
+                _in(col, values, conds, args)
+        q = f"SELECT {_PORT_COLS} FROM {_PORTS_FROM}{_where(conds)} ORDER BY p.created_at, p.id"
         return [_port(r) for r in self.db.execute(q, args)]
+
+    def count_ports(self, tenant_id: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM ports WHERE tenant_id = ?", (tenant_id,)).fetchone()[0])
 
     def used_addresses(self, network_id: str) -> set[str]:
         rows = self.db.execute(
@@ -259,10 +447,28 @@ class Txn:
         )
         return {r[0] for r in rows}
 
+    def address_holder(self, network_id: str, ip_address: str) -> str | None:
+        r = self.db.execute(
+            "SELECT id FROM ports WHERE network_id = ? AND ip_address = ?", (network_id, ip_address)
+        ).fetchone()
+        return None if r is None else str(r[0])
+
     def insert_port(self, p: Port) -> None:
         self.db.execute(
             "INSERT INTO ports (id, tenant_id, network_id, name, ip_address, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (p.id, p.tenant_id, p.network_id, p.name, p.ip_address, time.time()),
+            (p.id, p.tenant_id, p.network_id, p.name, p.ip_address, p.created_at),
+        )
+        self.update_port(p)
+
+    def update_port(self, p: Port) -> None:
+        """Write what may change of a port (not its VNIC: see set_attachment, set_vnic_mac)."""
+        self.db.execute(
+            "UPDATE ports SET name = ?, ip_address = ?, admin_state_up = ?, device_id = ?, device_owner = ?, "
+            "port_security = ?, address_pairs = ?, host = ?, vnic_type = ?, profile = ?, description = ?, "
+            "updated_at = ?, revision = ? WHERE id = ?",
+            (p.name, p.ip_address, int(p.admin_state_up), p.device_id, p.device_owner, int(p.port_security),
+             _pairs_json(p.address_pairs), p.host, p.vnic_type, p.profile, p.description, p.updated_at, p.revision,
+             p.id),
         )
 
     def delete_port(self, port_id: str) -> None:
@@ -274,6 +480,42 @@ class Txn:
             (network_id,),
         ).fetchone()
         return r is not None
+
+    def told_nova(self, port_ids: Iterable[str]) -> dict[str, str | None]:
+        """The status each port's Nova server was last told of (None: never)."""
+        conds: list[str] = []
+        args: list[object] = []
+        _in("id", port_ids, conds, args)
+        return {str(r[0]): r[1] for r in self.db.execute(f"SELECT id, told_nova FROM ports{_where(conds)}", args)}
+
+    def set_told_nova(self, told: dict[str, str]) -> None:
+        for port_id, status in told.items():
+            self.db.execute("UPDATE ports SET told_nova = ? WHERE id = ?", (status, port_id))
+
+    # quotas and security groups
+    def quota_limits(self, project_id: str) -> dict[str, int]:
+        rows = self.db.execute("SELECT resource, hard_limit FROM quotas WHERE project_id = ?", (project_id,))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def quota_projects(self) -> list[str]:
+        return [str(r[0]) for r in self.db.execute("SELECT DISTINCT project_id FROM quotas ORDER BY project_id")]
+
+    def set_quota(self, project_id: str, resource: str, limit: int) -> None:
+        self.db.execute("DELETE FROM quotas WHERE project_id = ? AND resource = ?", (project_id, resource))
+        self.db.execute("INSERT INTO quotas VALUES (?, ?, ?)", (project_id, resource, limit))
+
+    def delete_quotas(self, project_id: str) -> None:
+        self.db.execute("DELETE FROM quotas WHERE project_id = ?", (project_id,))
+
+    def security_groups(self, tenant_id: str | None = None) -> list[tuple[str, str, float]]:
+        """(id, project, created_at) of the projects' default security groups."""
+        where, args = _tenant_clause(tenant_id, "tenant_id")
+        rows = self.db.execute(f"SELECT id, tenant_id, created_at FROM security_groups{where} ORDER BY created_at, id",
+                               args)
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+    def insert_security_group(self, group_id: str, tenant_id: str, created_at: float) -> None:
+        self.db.execute("INSERT INTO security_groups VALUES (?, ?, ?)", (group_id, tenant_id, created_at))
 
     # vnics
     def vnic(self, vnic_id: str) -> Vnic | None:
@@ -318,8 +560,10 @@ class Txn:
         now = time.time()
         # Distinct creation times keep the listing in the order the caller gave.
         self.db.executemany(
-            "INSERT INTO ports (id, tenant_id, network_id, name, ip_address, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [(p.id, p.tenant_id, p.network_id, p.name, p.ip_address, now + i * 1e-6) for i, (p, _) in enumerate(made)],
+            "INSERT INTO ports (id, tenant_id, network_id, name, ip_address, created_at, port_security, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(p.id, p.tenant_id, p.network_id, p.name, p.ip_address, now + i * 1e-6, int(p.port_security), p.revision)
+             for i, (p, _) in enumerate(made)],
         )
         self.db.executemany(
             "INSERT INTO vnics (id, tenant_id, name, mac_address, port_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -333,6 +577,9 @@ class Txn:
 
     def delete_vnic(self, vnic_id: str) -> None:
         self.db.execute("DELETE FROM vnics WHERE id = ?", (vnic_id,))
+
+    def set_vnic_mac(self, vnic_id: str, mac: str) -> None:
+        self.db.execute("UPDATE vnics SET mac_address = ? WHERE id = ?", (mac, vnic_id))
 
     def set_attachment(self, vnic_id: str, port_id: str | None) -> None:
         self.db.execute("UPDATE vnics SET port_id = ? WHERE id = ?", (port_id, vnic_id))
@@ -370,11 +617,13 @@ class Txn:
     def attached_vnics(
         self, segment_type: str, segment_ids: Iterable[int] | None = None
     ) -> list[tuple[int, Port, Vnic]]:
-        """(segment id, port, vnic) of every plugged and bound VNIC, for some segments or all."""
+        """(segment id, port, vnic) of every plugged and bound VNIC, for some segments or all; a port or a
+        network whose admin state is down carries no traffic, so it has none here."""
         q = (
             f"SELECT n.segment_id, {_PORT_COLS}, {_VNIC_COLS} FROM networks n "
             "JOIN ports p ON p.network_id = n.id JOIN vnics v ON v.port_id = p.id "
-            "JOIN bindings b ON b.vnic_id = v.id WHERE n.segment_type = ?"
+            "JOIN bindings b ON b.vnic_id = v.id WHERE n.segment_type = ? "
+            "AND n.admin_state_up = 1 AND p.admin_state_up = 1"
         )
         args: list[object] = [segment_type]
         if segment_ids is not None:
@@ -383,7 +632,7 @@ class Txn:
             args.extend(ids)
         out = []
         for r in self.db.execute(q, args):
-            out.append((int(r[0]), _port(r[1:7]), _vnic(r[7:])))
+            out.append((int(r[0]), _port(r[1:1 + _PORT_NCOLS]), _vnic(r[1 + _PORT_NCOLS:])))
         return out
 
     def attached_on(

@@ -10,6 +10,7 @@ from .errors import BadRequest
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 _DPID_HEX_RE = re.compile(r"^[0-9a-fA-F]{16}$")
+PROJECT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_DPID = (1 << 64) - 1
 MAX_NAME = 255
 
@@ -88,8 +89,19 @@ def _raise(exc: type[Exception], what: str, value: str) -> str:
 
 
 def name(value: str) -> str:
-    if len(value) > MAX_NAME:
-        raise BadRequest(f"name is longer than {MAX_NAME} characters")
+    return text(value, "name")
+
+
+def project_id(value: str) -> str:
+    if not isinstance(value, str) or not PROJECT_RE.match(value):
+        raise BadRequest("a project id is 1 to 64 letters, digits, '_', '.' or '-'")
+    return value
+
+
+def text(value: str, what: str, limit: int = MAX_NAME) -> str:
+    """A free text attribute (a description, a device id): at most `limit` characters, no control characters."""
+    if len(value) > limit:
+        raise BadRequest(f"{what} is longer than {limit} characters")
     if any(ord(c) < 32 for c in value):
-        raise BadRequest("name must not contain control characters")
+        raise BadRequest(f"{what} must not contain control characters")
     return value

@@ -270,8 +270,11 @@ class HypervisorBed:
     def switches_config(self) -> list[dict[str, str]]:
         return [{"datapath_id": hv.dpid, "ovsdb": hv.db, "tunnel_ip": hv.tunnel_ip} for hv in self.hvs]
 
-    def add_vm(self, name: str, hv: Hypervisor, mac: str, ip: str, prefix_len: int, vnic_id: str) -> Vm:
+    def add_vm(self, name: str, hv: Hypervisor, mac: str, ip: str, prefix_len: int, vnic_id: str,
+               vm_uuid: str | None = None) -> Vm:
         vm = Vm(name, mac, ip, prefix_len, vnic_id, hv)
+        if vm_uuid is not None:
+            vm.vm_uuid = vm_uuid
         sh("ip", "netns", "add", vm.ns)
         sh("ip", "link", "set", "lo", "up", ns=vm.ns)
         sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=vm.ns)

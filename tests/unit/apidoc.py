@@ -14,11 +14,14 @@ from typing import Any
 
 import jsonschema
 
+from rest import neutron
 from rest.faults import HttpError
+from rest.neutron.openapi import document as neutron_document
 from rest.openapi import document
 from rest.v1 import FACE
 
 DOC = document("http://localhost")
+NEUTRON_DOC = neutron_document("http://localhost")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 Answer = tuple[str, str, str, str | None]  # METHOD, path template, status, error type (None for a success)
@@ -35,14 +38,16 @@ def operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 OPS = operations(DOC)
+NEUTRON_OPS = operations(NEUTRON_DOC)
 
 
 def error_types(resp: dict[str, Any]) -> list[str]:
     schema = resp["content"]["application/json"]["schema"]
     for part in schema.get("allOf", []):
-        t = part.get("properties", {}).get("error", {}).get("properties", {}).get("type", {})
-        if "enum" in t:
-            return list(t["enum"])
+        for body in part.get("properties", {}).values():  # v1's "error", Neutron's "NeutronError"
+            t = body.get("properties", {}).get("type", {})
+            if "enum" in t:
+                return list(t["enum"])
     raise AssertionError(f"error response without its types: {resp}")
 
 
@@ -62,13 +67,16 @@ def to_json_schema(node: Any, strict: bool) -> Any:
     return out
 
 
-COMPONENTS = {name: to_json_schema(s, strict=True) for name, s in DOC["components"]["schemas"].items()}
+COMPONENTS = {
+    name: to_json_schema(s, strict=True)
+    for doc in (DOC, NEUTRON_DOC) for name, s in doc["components"]["schemas"].items()
+}
 
 
-def documented() -> set[Answer]:
+def documented(ops: dict[tuple[str, str], dict[str, Any]] = OPS) -> set[Answer]:
     """Every answer the document promises: each success, and each error type of each error status."""
     out: set[Answer] = set()
-    for (method, template), op in OPS.items():
+    for (method, template), op in ops.items():
         for status, resp in op["responses"].items():
             if int(status) < 400:
                 out.add((method, template, status, None))
@@ -81,8 +89,9 @@ def template_of(method: str, path: str) -> str | None:
     """The path template of the route a request for `path` (PATH_INFO) reaches; None for none."""
     if len(path) > 1:
         path = path.rstrip("/")
+    face = neutron.FACE if neutron.FACE.owns(path) else FACE
     try:
-        return FACE.match(method, path)[0].path
+        return face.match(method, path)[0].path
     except HttpError:
         return None
 
@@ -91,7 +100,7 @@ def check(method: str, template: str, status: int, body: bytes, error_type: Call
           content_type: str = "application/json") -> Answer:
     """Assert the answer is one the document gives for the operation; return it as an `Answer`."""
     where = f"{method} {template}"
-    responses = OPS[(method, template)]["responses"]
+    responses = {**OPS, **NEUTRON_OPS}[(method, template)]["responses"]
     assert str(status) in responses, f"{where} answered {status}, undocumented: {body[:300]!r}"
     resp = responses[str(status)]
     if "content" not in resp:

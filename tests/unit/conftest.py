@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 from webob import Request
 
+from rest import neutron, v1
 from rest.app import Api
-from rest.auth import Authenticator, NoAuth
+from rest.auth import Authenticator, NeutronNoAuth, NoAuth
 from rest.openapi import document
+from rest.routes import Face
 from sdnapp.metrics import Metrics
 from sdnapp.ofmsg import keep_flow_stats_raw
-from sdnapp.service import NetworkService, SegmentPool
+from sdnapp.service import HostInfo, NetworkService, SegmentPool
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
@@ -51,11 +53,15 @@ class Reply:
 
     @property
     def error_type(self) -> str:
-        """The error's type, after checking the error body has the documented shape."""
+        """The error's type, after checking the error body has the documented shape (v1's or Neutron's)."""
         doc = self.json
-        assert isinstance(doc, dict) and set(doc) == {"error"}, doc
-        err = doc["error"]
-        assert isinstance(err, dict) and set(err) == {"type", "message"}, err
+        if isinstance(doc, dict) and set(doc) == {"NeutronError"}:
+            err = doc["NeutronError"]
+            assert isinstance(err, dict) and set(err) == {"type", "message", "detail"} and err["detail"] == "", err
+        else:
+            assert isinstance(doc, dict) and set(doc) == {"error"}, doc
+            err = doc["error"]
+            assert isinstance(err, dict) and set(err) == {"type", "message"}, err
         assert isinstance(err["type"], str) and isinstance(err["message"], str) and err["message"], err
         return str(err["type"])
 
@@ -198,15 +204,21 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         ready: Callable[[], bool] = lambda: True,
         on_change: Callable[[set[int]], None] | None = None,
         metrics: bool = True,
+        faces: tuple[Face, ...] = (v1.FACE,),
+        face_auth: dict[str, Authenticator] | None = None,
+        quotas: dict[str, int] | None = None,
+        hosts: dict[str, HostInfo] | None = None,
+        underlay_mtu: int = 1500,
     ) -> World:
         m = Metrics(enabled=metrics)
         store = Store(str(tmp_path / db), m)
         topology, status = Topology(), StatusBook()
         service = NetworkService(
             store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions,
-            on_change=on_change,
+            on_change=on_change, quotas=quotas, hosts=(hosts or {}).get, underlay_mtu=underlay_mtu,
         )
-        api = Api(service, auth or NoAuth(), max_body_bytes, ready, document, metrics=m)
+        api = Api(service, auth or NoAuth(), max_body_bytes, ready, document, metrics=m, faces=faces,
+                  face_auth=face_auth)
         w = World(store, service, topology, status, api, Client(api))
         made.append(w)
         return w
@@ -219,6 +231,24 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
 @pytest.fixture
 def world(make_world: WorldFactory) -> World:
     return make_world()
+
+
+NEUTRON_DEFAULT_PROJECT = "admin"
+HOSTS = {"compute1": HostInfo("compute1", 0xA01, "br-int", "netdev"),
+         "compute2": HostInfo("compute2", 0xA02, "br-int", "system"),
+         "starting": HostInfo("starting", 0xA03, "br-int", None)}  # its bridge not read over OVSDB yet
+
+
+def make_neutron_world(make_world: WorldFactory, **kw: Any) -> World:
+    """Both faces, with noauth as the server sets it up (Neutron's face: no project, an admin of `admin`)."""
+    kw.setdefault("face_auth", {neutron.PREFIX: NeutronNoAuth(NEUTRON_DEFAULT_PROJECT)})
+    kw.setdefault("hosts", HOSTS)
+    return make_world(faces=(v1.FACE, neutron.FACE), **kw)
+
+
+@pytest.fixture
+def nworld(make_world: WorldFactory) -> World:
+    return make_neutron_world(make_world)
 
 
 @pytest.fixture

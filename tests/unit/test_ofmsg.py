@@ -141,12 +141,14 @@ def catalogue() -> list[Flow]:
     """One of every kind of flow the drivers emit, on a small fixed deployment."""
     a = Member("pa", "va", "fa:16:3e:00:00:0a", 1, 10, "10.0.0.10")
     b = Member("pb", "vb", "fa:16:3e:00:00:0b", 2, 11)
-    c = Member("pc", "vc", "fa:16:3e:00:00:0c", 3, 12, "10.0.0.12")
+    c = Member("pc", "vc", "fa:16:3e:00:00:0c", 3, 12, "10.0.0.12",
+               pairs=(("fa:16:3e:00:00:0c", "10.0.0.99"), ("fa:16:3e:00:01:0c", "10.0.1.0/24")))
+    d = Member("pd", "vd", "fa:16:3e:00:00:0d", 1, 13, "10.0.0.13", port_security=False)
     flows: list[Flow] = []
     for lldp in (False, True):
         for meter in (None, CONTROLLER_METER):
             flows += base_flows(lldp=lldp, meter=meter)
-    flows += vlan_flows(100, [a, b, c], fabric_of(ring(3)))
+    flows += vlan_flows(100, [a, b, c, d], fabric_of(ring(3)))
     tunnels = {1: TunnelEnd("192.0.2.1", 9), 2: TunnelEnd("192.0.2.2", 9), 3: TunnelEnd("192.0.2.3", None)}
     flows += vxlan_flows(5000, [a, b, c], tunnels)
     return list(dict.fromkeys(flows))
@@ -163,6 +165,7 @@ def test_the_catalogue_covers_every_field_action_and_instruction_the_drivers_use
     assert actions == {"Output", "PushVlan", "PopVlan", "set_vlan_vid", "set_tunnel_id", "set_tun_ipv4_dst"}
     assert any(f.meter is not None for f in flows) and any(f.goto is not None for f in flows)
     assert any(not f.actions and f.goto is None for f in flows)  # drops
+    assert any(isinstance(v, tuple) for f in flows for k, v in f.match if k in ("ipv4_src", "arp_spa"))  # pairs
     assert any(Output(ofp.OFPP_CONTROLLER) in f.actions for f in flows)
 
 
@@ -238,7 +241,7 @@ def test_a_whole_table_read_back_in_several_replies_is_the_table_in_order() -> N
 
 
 def test_masked_match_values_round_trip() -> None:
-    # The model allows (value, mask) pairs though no driver emits them yet.
+    # Allowed address pairs emit masked IPv4 and ARP addresses (in the catalogue); these are masks no driver emits.
     f = Flow(0, 5, match(eth_dst=("01:00:00:00:00:00", "01:00:00:00:00:00"), vlan_vid=(0x1000, 0x1000)),
              cookie=cookie_for(7))
     assert_round_trips([f])

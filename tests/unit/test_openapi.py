@@ -448,6 +448,13 @@ def test_every_documented_answer_happens_and_validates(make_world: WorldFactory)
     down = make_world(ready=lambda: False, db="down.db")
     c.call(down.client, "GET", "/healthz")
     c.call(make_world(metrics=False, db="nometrics.db").client.admin(), "GET", "/metrics")
+    quota = make_world(quotas={"network": 1, "port": 1}, db="quota.db")
+    nets = [c.call(quota.client, "POST", "/v1/networks", body={"network": {}}) for _ in range(2)]
+    assert [r.status for r in nets] == [201, 409]
+    n = {"network_id": nets[0].json["network"]["id"]}
+    assert [c.call(quota.client, "POST", "/v1/networks/{network_id}/ports", n).status for _ in range(2)] == [201, 409]
+    r = c.call(quota.client, "POST", "/v1/plugged-ports", body={"plugged_ports": [{"network_id": n["network_id"]}]})
+    assert r.status == 409
     port = w.client.port(w.client.network()["id"])
     for (method, template), op in OPS.items():
         ids = _random_ids()

@@ -239,3 +239,19 @@ def test_flows_are_told_in_words_on_both_drivers() -> None:
     assert told["trunk"] == "admit VNI 1000 from hypervisor 192.0.2.2 on tunnel port 9"
     assert told["flood"].endswith("to port 5; through the tunnel to 192.0.2.2")
     assert told["deliver"] == f"deliver {a.mac} of VNI 1000 to port 5"
+
+
+
+def test_allowed_address_pairs_and_a_port_without_port_security_are_told_in_words() -> None:
+    from flows.pipeline import access_flows
+
+    pairs = Member("pp", "vp", "02:00:00:00:00:0e", 1, 5, "10.0.0.4", pairs=(("02:00:00:00:00:ee", "10.9.0.0/24"),))
+    open_ = Member("po", "vo", "02:00:00:00:00:0f", 1, 6, "10.0.0.5", port_security=False)
+    admit = (SetField("tunnel_id", 1000),)
+    told = [explain(f) for f in access_flows(pairs, admit, 7) if role(f) == "admit"]
+    assert "admit untagged IPv4 from 10.9.0.0/24 with source 02:00:00:00:00:ee from port 5 into VNI 1000" in told
+    assert "admit untagged ARP for 10.9.0.0/24 at 02:00:00:00:00:ee with source 02:00:00:00:00:ee from port 5 " \
+        "into VNI 1000" in told
+    (f,) = access_flows(open_, admit, 7)
+    assert (role(f), explain(f)) == ("admit", "admit untagged frames with any source (no port security) from port 6 "
+                                     "into VNI 1000")

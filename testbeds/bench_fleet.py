@@ -160,19 +160,32 @@ def poll_until(check: Callable[[], bool], t0: float, timeout: float, floor: floa
         time.sleep(min(2.0, max(floor, 3 * took)))
 
 
-def all_reconciled(run: Run) -> Callable[[], bool]:
-    def check() -> bool:
+@dataclass
+class Progress:
+    """A check for `poll_until` that remembers how far things got: `count()` reaching `want`."""
+
+    count: Callable[[], int]
+    want: int
+    what: str
+    seen: int = 0
+
+    def __call__(self) -> bool:
+        self.seen = self.count()
+        return self.seen >= self.want
+
+
+def all_reconciled(run: Run) -> Progress:
+    def count() -> int:
         switches = run.admin.get("/v1/switches")["switches"]
-        done = [s for s in switches if s["connected"] and s["flows"]["last_read_back"]]
-        return len(done) == run.layout.switches
-    return check
+        return sum(bool(s["connected"] and s["flows"]["last_read_back"]) for s in switches)
+    return Progress(count, run.layout.switches, "switches reconciled")
 
 
-def active(run: Run, want: set[str] | None, count: int) -> Callable[[], bool]:
-    def check() -> bool:
+def active(run: Run, want: set[str] | None, count: int) -> Progress:
+    def active_count() -> int:
         ports = run.admin.get("/v1/ports")["ports"]
-        return sum(p["status"] == "ACTIVE" and (want is None or p["id"] in want) for p in ports) >= count
-    return check
+        return sum(p["status"] == "ACTIVE" and (want is None or p["id"] in want) for p in ports)
+    return Progress(active_count, count, "ports ACTIVE")
 
 
 def port_seen(admin: Client, vnic: str) -> bool:
@@ -180,15 +193,22 @@ def port_seen(admin: Client, vnic: str) -> bool:
 
 
 def busy_for(run: Run, label: str, t0: float) -> None:
-    """Seconds from `t0` until sdnapp went idle (under a tenth of a core for a second): the work a phase left
-    behind after its last figure, queued jobs included."""
-    wait_idle([run.sdnapp_pid()], below=0.1, window=1.0, timeout=run.timeout)
-    run.add(label, time.monotonic() - 1.0 - t0, "s")
+    """Seconds from `t0` until sdnapp went idle (under a tenth of a core for a second; to about a second): the
+    work a phase left behind after its last figure, queued jobs included."""
+    waited = wait_idle([run.sdnapp_pid()], below=0.1, window=1.0, timeout=run.timeout)
+    if waited >= run.timeout:
+        run.add(label, None, note=f"> {time.monotonic() - t0:.0f} s, still busy")
+    else:
+        run.add(label, time.monotonic() - 1.0 - t0, "s")
 
 
-def timed(run: Run, label: str, took: float | None, note: str = "") -> None:
-    """A wait's seconds, or that it ran out."""
-    run.add(label, took, "s", note if took is not None else f"> {run.timeout:.0f} s, not done")
+def wait_for(run: Run, label: str, progress: Progress, t0: float, note: str = "") -> bool:
+    """Poll until `progress` is complete; its seconds from `t0` as a figure, or how far it got. Done or not."""
+    took = poll_until(progress, t0, run.timeout)
+    if took is None:
+        note = f"> {run.timeout:.0f} s, not done: {progress.seen:,} of {progress.want:,} {progress.what}"
+    run.add(label, took, "s", note)
+    return took is not None
 
 
 # -- the phases ----------------------------------------------------------------------------------------
@@ -230,11 +250,9 @@ def connect_from_cold(run: Run) -> None:
     rec = run.record("connect from cold")
     t0 = time.monotonic()
     run.fleet.connect()
-    took = poll_until(all_reconciled(run), t0, run.timeout)
-    timed(run, "connect from cold: every switch reconciled", took)
-    took = poll_until(active(run, None, lay.total), t0, run.timeout)
-    timed(run, "connect from cold: every port ACTIVE", took)
-    busy_for(run, "connect from cold: until sdnapp idle again", t0)
+    if wait_for(run, "connect from cold: every switch reconciled", all_reconciled(run), t0) and \
+            wait_for(run, "connect from cold: every port ACTIVE", active(run, None, lay.total), t0):
+        busy_for(run, "connect from cold: until sdnapp idle again", t0)
     run.stop_recording("connect from cold", rec)
     reports = run.fleet.reports()
     run.add("connect from cold: flow-mods the switches received", sum(r.counters.flow_mods for r in reports))
@@ -253,21 +271,21 @@ def restart(run: Run) -> None:
     run.proc.start(timeout=120)
     run.new_clients()
     rec = run.record("restart")
-    took = poll_until(all_reconciled(run), t0, run.timeout)
-    timed(run, "restart (SIGKILL): every switch reconciled", took)
+    reconciled = wait_for(run, "restart (SIGKILL): every switch reconciled", all_reconciled(run), t0)
     sent = sum(int(s["flows"]["flow_mods_sent"]) for s in run.admin.get("/v1/switches")["switches"])
-    took = poll_until(active(run, None, lay.total), t0, run.timeout)
-    timed(run, "restart: every port ACTIVE", took)
-    busy_for(run, "restart: until sdnapp idle again", t0)
+    if reconciled and wait_for(run, "restart: every port ACTIVE", active(run, None, lay.total), t0):
+        busy_for(run, "restart: until sdnapp idle again", t0)
     run.stop_recording("restart", rec)
     received = sum(r.counters.flow_mods for r in run.fleet.reports()) - mods0
-    run.add("restart: flow-mods sdnapp reports / the switches received", sent, "", f"switches: {received:,}")
+    run.add("restart: flow-mods sdnapp reports", sent)
+    run.add("restart: flow-mods the switches received", received)
     run.add("restart: sdnapp CPU (its whole new life)", cpu_seconds([run.sdnapp_pid()]), "s")
     run.add("restart: emulator CPU", cpu_seconds(run.fleet.pids()) - fleet_cpu0, "s")
 
 
 def one_more(run: Run, samples: int) -> None:
     lay, admin = run.layout, run.admin
+    wait_idle([run.sdnapp_pid()], below=0.1, timeout=run.timeout)  # nothing left over from the restart
     i = lay.switches // 2
     c, net = run.network(i, 1)
     took: list[float] = []
@@ -303,7 +321,7 @@ def bulk(run: Run, count: int) -> None:
     for i, name in where:
         run.fleet.add_port(i, name)
     pids = [run.sdnapp_pid()]
-    wait_idle(pids, below=0.1, timeout=120)  # the port statuses digested before the clock starts
+    wait_idle(pids, below=0.1, timeout=run.timeout)  # the port statuses digested before the clock starts
     cpu0, fleet_cpu0 = cpu_seconds(pids), cpu_seconds(run.fleet.pids())
     ids: list[str] = []
     rec = run.record("bulk")
@@ -321,11 +339,12 @@ def bulk(run: Run, count: int) -> None:
     with ThreadPoolExecutor(run.clients) as ex:
         ids = list(ex.map(one, range(count)))
     api = time.monotonic() - t0
-    took = poll_until(active(run, set(ids), count), t0, run.timeout)
+    progress = active(run, set(ids), count)
+    done = wait_for(run, "bulk: more ports created, plugged, bound -> all ACTIVE", progress, t0, f"{count:,} ports")
+    took = time.monotonic() - t0
     run.stop_recording("bulk", rec)
-    timed(run, "bulk: more ports created, plugged, bound -> all ACTIVE", took, f"{count:,} ports")
-    run.add("bulk: ports ACTIVE per second", count / took if took else None, "/s",
-            f"last call answered at {api:.1f} s, {4 * count:,} calls")
+    run.add("bulk: ports ACTIVE per second", progress.seen / took, "/s",
+            f"last call answered at {api:.1f} s, {4 * count:,} calls" + ("" if done else ", not done"))
     run.add("bulk: sdnapp CPU per 1,000 ports", (cpu_seconds(pids) - cpu0) / count * 1000, "s")
     run.add("bulk: emulator CPU per 1,000 ports", (cpu_seconds(run.fleet.pids()) - fleet_cpu0) / count * 1000, "s")
 

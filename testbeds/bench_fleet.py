@@ -47,6 +47,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sdnapp.config import IsolationConfig
+
 from . import pyspy
 from .client import ApiError, Client
 from .fleet import Fleet, FleetSpec, dpid_of, port_name
@@ -58,7 +60,7 @@ from .stats import percentile
 API_PORT, OF_PORT = 19830, 16830
 TENANTS = 10
 PORTS_PER_NETWORK = 10
-VLANS = 3900  # sdnapp's default vlan_range, 100..3999
+VLANS = IsolationConfig().vlan_range[1] - IsolationConfig().vlan_range[0] + 1  # the default range, all the run has
 TUNNEL_PORT = "vxlan0"
 TUNNEL_BASE = ipaddress.IPv4Address("198.18.0.1")  # RFC 2544's benchmarking range; nothing is ever sent there
 PROFILED = ("connect from cold", "restart", "bulk")
@@ -80,8 +82,9 @@ class Layout:
 
     @property
     def per_network(self) -> int:
-        if self.driver == "vlan":
-            return max(PORTS_PER_NETWORK, math.ceil(self.total / VLANS))
+        if self.driver == "vlan":  # as many ports per network as it takes for the networks to fit the VLAN ids
+            per_block = VLANS // math.ceil(self.switches / self.spread)
+            return max(PORTS_PER_NETWORK, math.ceil(self.spread * self.ports / max(1, per_block)))
         return PORTS_PER_NETWORK
 
     def assignment(self) -> list[list[int]]:
@@ -250,8 +253,9 @@ def connect_from_cold(run: Run) -> None:
     rec = run.record("connect from cold")
     t0 = time.monotonic()
     run.fleet.connect()
-    if wait_for(run, "connect from cold: every switch reconciled", all_reconciled(run), t0) and \
-            wait_for(run, "connect from cold: every port ACTIVE", active(run, None, lay.total), t0):
+    in_sync = wait_for(run, "connect from cold: every switch reconciled", all_reconciled(run), t0) and \
+        wait_for(run, "connect from cold: every port ACTIVE", active(run, None, lay.total), t0)
+    if in_sync:
         busy_for(run, "connect from cold: until sdnapp idle again", t0)
     run.stop_recording("connect from cold", rec)
     reports = run.fleet.reports()
@@ -259,7 +263,7 @@ def connect_from_cold(run: Run) -> None:
     run.add("flows on the switches, per switch (mean)", statistics.mean(r.flows for r in reports))
     run.add("connect from cold: sdnapp CPU", cpu_seconds(pids) - cpu0, "s")
     run.add("connect from cold: emulator CPU", cpu_seconds(run.fleet.pids()) - fleet_cpu0, "s")
-    run.add("sdnapp resident memory, every switch in sync", rss_mib(pids), "MiB")
+    run.add("sdnapp resident memory, every switch in sync", rss_mib(pids), "MiB", "" if in_sync else "NOT in sync")
 
 
 def restart(run: Run) -> None:
@@ -461,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n## Growth (a figure that scales with the fleet should grow by about the size's factor)\n")
         print(growth_table(sizes, "switches", [r.figures for r in runs]))
     if args.profile:
-        print("\n## Where sdnapp spent its time (py-spy; seconds summed over threads)")
+        print("\n## Where sdnapp spent its time (py-spy; seconds summed over threads)\n")
+        print("With hundreds of threads in sdnapp py-spy takes fewer samples than it is asked for: the shares "
+              "and how each function grew count, not the totals (compare with the CPU figures above).")
         for phase in PROFILED:
             profiles = [r.profiles.get(phase, pyspy.Profile(100)) for r in runs]
             print(f"\n{profile_table(phase, sizes, 'switches', profiles, only=PROJECT)}")

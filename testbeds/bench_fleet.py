@@ -9,10 +9,11 @@ For each size S: S switches of P ports each, every port bound to a VNIC
 tenants. VXLAN (the default): every switch a hypervisor with a tunnel address
 and a `vxlan0` port, no OVSDB; VLAN: switches without links. No LLDP. The
 phases, in order:
-- populate: the networks, then every port created, a VNIC created, plugged and
-  bound to its switch port by the admin binding call, through the REST API
-  (--clients concurrent kept-alive clients, one call per operation), while no
-  switch is connected;
+- populate: the networks, then every port created with a new VNIC plugged in
+  and bound to its switch port, through the REST API (--clients concurrent
+  kept-alive clients; `POST /v1/plugged-ports` in batches of --batch ports,
+  as an admin, where sdnapp has it, else a call per operation: create port,
+  create VNIC, plug, the admin binding call), while no switch is connected;
 - connect from cold: the switches connect, empty; until every switch is
   reconciled (`GET /v1/switches` shows `flows.last_read_back`) and every port
   is ACTIVE; flow-mods the switches received;
@@ -22,7 +23,7 @@ phases, in order:
 - one more port: a port added to a switch (port status), a VNIC bound to it,
   then the plug timed until the port is ACTIVE (--samples times);
 - bulk: --bulk more ports on new switch ports, created, plugged and bound
-  through the API (--clients concurrent clients) until all are ACTIVE;
+  through the API as in populate, until all are ACTIVE;
 - sdnapp's resident memory (all switches in sync, before the restart) and the
   CPU seconds sdnapp and the emulator spent in each phase.
 Then how each figure grew from size to size, and with --profile the functions
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from sdnapp.config import IsolationConfig
+from sdnapp.service import MAX_BULK
 
 from . import pyspy
 from .client import ApiError, Client
@@ -64,6 +66,7 @@ VLANS = IsolationConfig().vlan_range[1] - IsolationConfig().vlan_range[0] + 1  #
 TUNNEL_PORT = "vxlan0"
 TUNNEL_BASE = ipaddress.IPv4Address("198.18.0.1")  # RFC 2544's benchmarking range; nothing is ever sent there
 PROFILED = ("connect from cold", "restart", "bulk")
+BATCH_ROUTE = "/v1/plugged-ports"
 PROJECT = ("sdnapp/", "flows/", "topology/", "rest/")  # the code a profile's inclusive table shows
 
 
@@ -107,6 +110,7 @@ class Run:
     proc: SdnappProcess
     fleet: Fleet
     clients: int
+    batch: int  # ports per POST /v1/plugged-ports; 0: one call per operation
     timeout: float
     profile_dir: Path | None
     admin: Client = field(init=False)
@@ -217,31 +221,56 @@ def wait_for(run: Run, label: str, progress: Progress, t0: float, note: str = ""
 # -- the phases ----------------------------------------------------------------------------------------
 
 
+PortItem = tuple[int, str, int]  # switch index, the switch port's name, the network's index
+
+
+def create_plugged(run: Run, items: list[PortItem]) -> tuple[list[str], int]:
+    """For each item a port in the network with a new VNIC plugged in and bound to the switch port, through the
+    API with --clients concurrent clients: `POST /v1/plugged-ports` in batches of --batch where sdnapp has it,
+    else four calls per port. Returns the ports' ids and the calls made."""
+    if run.batch:
+        chunks = [items[a:a + run.batch] for a in range(0, len(items), run.batch)]
+
+        def call(chunk: list[PortItem]) -> list[str]:
+            body = [{"network_id": run.net_ids[n], "name": name, "vnic": {"name": name},
+                     "binding": {"datapath_id": f"{dpid_of(i):016x}", "port_name": name}} for i, name, n in chunk]
+            return [str(made["port"]["id"]) for made in run.admin.create_plugged_ports(body)]
+
+        with ThreadPoolExecutor(run.clients) as ex:
+            return [p for part in ex.map(call, chunks) for p in part], len(chunks)
+
+    def one(item: PortItem) -> str:
+        i, name, n = item
+        c = run.tenants[n % TENANTS]
+        p = c.create_port(run.net_ids[n], name)["id"]
+        v = c.create_vnic(name=name)["id"]
+        c.plug(p, v)
+        run.admin.bind(v, f"{dpid_of(i):016x}", name)
+        return str(p)
+
+    with ThreadPoolExecutor(run.clients) as ex:
+        return list(ex.map(one, items)), 4 * len(items)
+
+
+def api_mode(run: Run, calls: int) -> str:
+    return f"{calls:,} calls" + (f" of up to {run.batch} ports" if run.batch else ", one per operation")
+
+
 def populate(run: Run) -> None:
     lay = run.layout
     run.network_of = lay.assignment()
     count = max(max(row) for row in run.network_of) + 1
     t0 = time.monotonic()
     cpu0 = cpu_seconds([run.sdnapp_pid()])
-
-    def network(n: int) -> str:
-        return str(run.tenants[n % TENANTS].create_network(f"n{n}")["id"])
-
-    def port(ik: tuple[int, int]) -> None:
-        i, k = ik
-        c, net = run.network(i, k)
-        p = c.create_port(net, port_name(i, k))["id"]
-        v = c.create_vnic(name=port_name(i, k))["id"]
-        c.plug(p, v)
-        run.admin.bind(v, f"{dpid_of(i):016x}", port_name(i, k))
-
     with ThreadPoolExecutor(run.clients) as ex:
-        run.net_ids = list(ex.map(network, range(count)))
-        list(ex.map(port, [(i, k) for k in range(1, lay.ports + 1) for i in range(lay.switches)]))
+        run.net_ids = list(ex.map(lambda n: str(run.tenants[n % TENANTS].create_network(f"n{n}")["id"]),
+                                  range(count)))
+    items = [(i, port_name(i, k), run.network_of[i][k - 1]) for k in range(1, lay.ports + 1)
+             for i in range(lay.switches)]
+    _, calls = create_plugged(run, items)
     took = time.monotonic() - t0
     run.add("populate: every port through the API, no switch connected", took, "s",
-            f"{lay.total:,} ports, {count:,} networks, {count + 4 * lay.total:,} calls, "
-            f"{lay.total / took:,.0f} ports/s")
+            f"{lay.total:,} ports, {count:,} networks, {api_mode(run, calls)}, {lay.total / took:,.0f} ports/s")
     run.add("populate: sdnapp CPU per 1,000 ports", (cpu_seconds([run.sdnapp_pid()]) - cpu0) / lay.total * 1000, "s")
 
 
@@ -320,35 +349,24 @@ def one_more(run: Run, samples: int) -> None:
 
 
 def bulk(run: Run, count: int) -> None:
-    lay, admin = run.layout, run.admin
+    lay = run.layout
     where = [(j % lay.switches, f"sw{j % lay.switches + 1}-b{j}") for j in range(count)]
     for i, name in where:
         run.fleet.add_port(i, name)
     pids = [run.sdnapp_pid()]
     wait_idle(pids, below=0.1, timeout=run.timeout)  # the port statuses digested before the clock starts
     cpu0, fleet_cpu0 = cpu_seconds(pids), cpu_seconds(run.fleet.pids())
-    ids: list[str] = []
     rec = run.record("bulk")
     t0 = time.monotonic()
-
-    def one(j: int) -> str:
-        i, name = where[j]
-        c, net = run.network(i, j // lay.switches % lay.ports + 1)
-        p = c.create_port(net, name)["id"]
-        v = c.create_vnic(name=name)["id"]
-        c.plug(p, v)
-        admin.bind(v, f"{dpid_of(i):016x}", name)
-        return str(p)
-
-    with ThreadPoolExecutor(run.clients) as ex:
-        ids = list(ex.map(one, range(count)))
+    items = [(i, name, run.network_of[i][j // lay.switches % lay.ports]) for j, (i, name) in enumerate(where)]
+    ids, calls = create_plugged(run, items)
     api = time.monotonic() - t0
     progress = active(run, set(ids), count)
     done = wait_for(run, "bulk: more ports created, plugged, bound -> all ACTIVE", progress, t0, f"{count:,} ports")
     took = time.monotonic() - t0
     run.stop_recording("bulk", rec)
     run.add("bulk: ports ACTIVE per second", progress.seen / took, "/s",
-            f"last call answered at {api:.1f} s, {4 * count:,} calls" + ("" if done else ", not done"))
+            f"last call answered at {api:.1f} s, {api_mode(run, calls)}" + ("" if done else ", not done"))
     run.add("bulk: sdnapp CPU per 1,000 ports", (cpu_seconds(pids) - cpu0) / count * 1000, "s")
     run.add("bulk: emulator CPU per 1,000 ports", (cpu_seconds(run.fleet.pids()) - fleet_cpu0) / count * 1000, "s")
 
@@ -376,6 +394,7 @@ class Options:
     samples: int
     bulk: int
     clients: int
+    batch: int
     timeout: float
     api_port: int
     of_port: int
@@ -394,7 +413,9 @@ def run_size(switches: int, opt: Options, base: Path) -> Run:
         profile_dir = base / "profiles" if opt.profile else None
         if profile_dir is not None:
             profile_dir.mkdir()
-        run = Run(lay, proc, fleet, opt.clients, opt.timeout, profile_dir)
+        # The batch call where this sdnapp has it (issue 13's bulk path), else one call per operation.
+        batch = opt.batch if BATCH_ROUTE in Client(proc.url).get("/v1/openapi.json")["paths"] else 0
+        run = Run(lay, proc, fleet, opt.clients, batch, opt.timeout, profile_dir)
         populate(run)  # without it nothing else means anything: a failure ends the size
         phases: list[tuple[str, Callable[[], None]]] = [
             ("connect from cold", partial(connect_from_cold, run)),
@@ -426,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=20, help="'one more port' trials per size")
     ap.add_argument("--bulk", type=int, default=1000, help="ports in the bulk phase")
     ap.add_argument("--clients", type=int, default=4, help="concurrent API clients (populate, bulk)")
+    ap.add_argument("--batch", type=int, default=250,
+                    help=f"ports per {BATCH_ROUTE} call (populate, bulk); 0: four calls per port")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds any one wait may take")
     ap.add_argument("--api-port", type=int, default=API_PORT)
     ap.add_argument("--of-port", type=int, default=OF_PORT)
@@ -441,17 +464,20 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--ports 1..1000, --procs 1..16, --spread 1..100")
     if not (1 <= args.samples <= 1000 and 1 <= args.bulk <= 100_000 and 1 <= args.clients <= 32):
         ap.error("--samples 1..1000, --bulk 1..100000, --clients 1..32")
+    if not 0 <= args.batch <= MAX_BULK:
+        ap.error(f"--batch 0..{MAX_BULK}")
     if not 10 <= args.timeout <= 7200 or not all(1024 <= p <= 65535 for p in (args.api_port, args.of_port)):
         ap.error("--timeout 10..7200, --api-port and --of-port 1024..65535")
     if args.profile and (reason := pyspy.why_not()) is not None:
         print(f"# --profile: {reason}; running without it")
         args.profile = False
-    opt = Options(args.ports, args.procs, args.driver, args.spread, args.samples, args.bulk, args.clients,
+    opt = Options(args.ports, args.procs, args.driver, args.spread, args.samples, args.bulk, args.clients, args.batch,
                   args.timeout, args.api_port, args.of_port, args.profile)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the `finally`s stop sdnapp and the fleet
     print(f"# sdnapp with an emulated fleet, {time.strftime('%Y-%m-%d %H:%M')}: {args.ports} ports per switch, "
           f"{args.driver}, networks over {args.spread} switches, {args.procs} emulator processes, "
-          f"{args.clients} API clients" + (", sampled by py-spy (figures perturbed)" if args.profile else ""),
+          f"{args.clients} API clients" + (f", {BATCH_ROUTE} in batches of {args.batch}" if args.batch else "")
+          + (", sampled by py-spy (figures perturbed)" if args.profile else ""),
           flush=True)
     runs: list[Run] = []
     for s in sizes:

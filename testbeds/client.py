@@ -65,14 +65,6 @@ class Client(ApiClient):
             {"binding": {"datapath_id": datapath_id, "port_name": port_name}},
         )
 
-    def create_plugged_ports(self, items: list[dict[str, Any]], timeout: float = 120.0) -> list[dict[str, Any]]:
-        """`POST /v1/plugged-ports`: many ports, each with a new VNIC plugged in (and bound, for an admin), in one
-        call; items as the API takes them ({"network_id", "name"?, "vnic"?, "binding"?})."""
-        status, out = self.call("POST", "/v1/plugged-ports", {"plugged_ports": items}, timeout=timeout)
-        if status >= 300:
-            raise ApiError(status, out or {})
-        return list(out["plugged_ports"])
-
     def delete(self, path: str) -> None:
         self._ok("DELETE", path)
 

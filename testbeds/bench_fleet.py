@@ -335,8 +335,9 @@ def restart(run: Run) -> None:
 
 
 def one_more(run: Run, samples: int) -> None:
-    lay, admin = run.layout, run.admin
     wait_idle([run.sdnapp_pid()], below=0.1, timeout=run.timeout)  # nothing left over from the restart
+    run.new_clients()  # after a long wait sdnapp may have closed the kept-alive connections
+    lay, admin = run.layout, run.admin
     i = lay.switches // 2
     c, net = run.network(i, 1)
     took: list[float] = []
@@ -373,6 +374,7 @@ def bulk(run: Run, count: int) -> None:
         run.fleet.add_port(i, name)
     pids = [run.sdnapp_pid()]
     wait_idle(pids, below=0.1, timeout=run.timeout)  # the port statuses digested before the clock starts
+    run.new_clients()
     cpu0, fleet_cpu0 = cpu_seconds(pids), cpu_seconds(run.fleet.pids())
     rec = run.record("bulk")
     t0 = time.monotonic()

@@ -302,6 +302,9 @@ def connect_from_cold(run: Run) -> None:
     run.stop_recording("connect from cold", rec)
     reports = run.fleet.reports()
     run.add("connect from cold: flow-mods the switches received", sum(r.counters.flow_mods for r in reports))
+    run.add("connect from cold: connections the switches made (one each is ideal)", sum(r.connects for r in reports))
+    run.add("connect from cold: connections dropped by the switches, controller silent",
+            sum(r.silent_drops for r in reports))
     run.add("flows on the switches, per switch (mean)", statistics.mean(r.flows for r in reports))
     run.add("connect from cold: sdnapp CPU", cpu_seconds(pids) - cpu0, "s")
     run.add("connect from cold: emulator CPU", cpu_seconds(run.fleet.pids()) - fleet_cpu0, "s")
@@ -310,7 +313,9 @@ def connect_from_cold(run: Run) -> None:
 
 def restart(run: Run) -> None:
     lay = run.layout
-    mods0 = sum(r.counters.flow_mods for r in run.fleet.reports())
+    before = run.fleet.reports()
+    mods0, connects0 = sum(r.counters.flow_mods for r in before), sum(r.connects for r in before)
+    drops0 = sum(r.silent_drops for r in before)
     fleet_cpu0 = cpu_seconds(run.fleet.pids())
     t0 = time.monotonic()
     run.proc.stop(signal.SIGKILL)
@@ -327,9 +332,12 @@ def restart(run: Run) -> None:
     if reconciled and wait_for(run, "restart: every port ACTIVE", active(run, None, lay.total), t0):
         busy_for(run, "restart: until sdnapp idle again", t0)
     run.stop_recording("restart", rec)
-    received = sum(r.counters.flow_mods for r in run.fleet.reports()) - mods0
+    after = run.fleet.reports()
     run.add("restart: flow-mods sdnapp reports", sent)
-    run.add("restart: flow-mods the switches received", received)
+    run.add("restart: flow-mods the switches received", sum(r.counters.flow_mods for r in after) - mods0)
+    run.add("restart: connections the switches made (one each is ideal)", sum(r.connects for r in after) - connects0)
+    run.add("restart: connections dropped by the switches, controller silent",
+            sum(r.silent_drops for r in after) - drops0)
     run.add("restart: sdnapp CPU (its whole new life)", cpu_seconds([run.sdnapp_pid()]), "s")
     run.add("restart: emulator CPU", cpu_seconds(run.fleet.pids()) - fleet_cpu0, "s")
 

@@ -71,6 +71,7 @@ class SwitchReport:
     connected: bool
     flows: int
     connects: int  # TCP connections made so far
+    silent_drops: int  # connections the switch gave up because the controller said nothing for too long
     counters: Counters
 
 
@@ -131,6 +132,7 @@ class SwitchAgent:
         self.last_rx = 0.0
         self.echo_sent = 0.0
         self.connects = 0
+        self.silent_drops = 0
 
     @property
     def connected(self) -> bool:
@@ -166,6 +168,7 @@ class SwitchAgent:
             return
         idle = now - self.last_rx
         if idle > 2 * self.spec.probe_interval:
+            self.silent_drops += 1
             self.wire.transport.abort()
         elif idle > self.spec.probe_interval and now - self.echo_sent > self.spec.probe_interval:
             self.echo_sent = now
@@ -174,6 +177,7 @@ class SwitchAgent:
     def report(self) -> SwitchReport:
         c = self.switch.counters
         return SwitchReport(self.switch.datapath_id, self.connected, self.switch.flow_count(), self.connects,
+                            self.silent_drops,
                             Counters(c.flow_mods, c.flows_added, c.flows_removed, c.flow_stats, c.errors))
 
 

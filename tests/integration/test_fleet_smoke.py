@@ -57,7 +57,8 @@ def rows(out: str) -> dict[str, list[list[str]]]:
 
 
 def test_the_fleet_benchmark_prints_every_figure_at_every_size(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_fleet.main(["--switches", "3,5", "--ports", "4", "--samples", "3", "--bulk", "10",
+    # Every wait bounded (a phase that never finishes prints "not done", which fails below, in minutes).
+    assert bench_fleet.main(["--switches", "3,5", "--ports", "4", "--samples", "3", "--bulk", "10", "--timeout", "30",
                              "--api-port", "19831", "--of-port", "16831", "--profile"]) == 0
     out = capsys.readouterr().out
     print(out)

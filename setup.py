@@ -43,6 +43,8 @@ setup(
             # The real clients of the Neutron face, driven by tests/integration/test_neutron_clients.py.
             "openstacksdk>=4.22",
             "python-openstackclient>=10.5",
+            # The fleet benchmark's --profile samples sdnapp with it (testbeds/pyspy.py).
+            "py-spy>=0.3.14",
         ],
     },
     entry_points={"console_scripts": ["sdnapp=sdnapp.cli:main"]},

@@ -4,8 +4,8 @@
 `ofproto_parser`, `send_msg(msg) -> bool` and `send(buf) -> bool` (bytes already
 serialised, one message or several back to back). Every message it is sent is
 serialised to bytes as os-ken would put them on the socket and read back as a
-switch would (tests/ofwire.py): a flow-mod through os-ken's own OFPFlowMod
-parser, then applied to a `tests.ofsim.FakeSwitch` (ADD replaces the entry at
+switch would (testbeds/ofwire.py): a flow-mod through os-ken's own OFPFlowMod
+parser, then applied to a `flows.sim.FakeSwitch` (ADD replaces the entry at
 the same table, priority and match, cookie included; DELETE_STRICT removes it
 only if its cookie matches under the mask). Flow stats requests are answered
 from the switch's table, filtered by cookie and mask as Open vSwitch does, port
@@ -37,7 +37,7 @@ from flows.diff import FlowDiff
 from flows.model import Action, Flow, Opaque, Output, PopVlan, PushVlan, SetField
 from flows.sim import FakeSwitch
 from sdnapp.ofapp import SwitchChannels
-from tests import ofwire
+from testbeds import ofwire
 from topology.switches import SwitchPort
 
 DiffKind = Literal["add", "modify", "delete"]
@@ -139,7 +139,7 @@ def _switch_action(a: Any) -> Action:
 
 
 def switch_flow(table_id: int, priority: int, cookie: int, match: Any, instructions: list[Any]) -> Flow:
-    """The entry a switch would hold for a flow-mod's fields: what tests.ofsim runs."""
+    """The entry a switch would hold for a flow-mod's fields: what flows.sim runs."""
     actions: tuple[Action, ...] = ()
     goto: int | None = None
     meter: int | None = None

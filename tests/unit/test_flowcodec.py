@@ -39,7 +39,7 @@ from flows.vxlan import VNI_MAX
 from sdnapp import flowcodec, ofmsg
 from sdnapp.flowcodec import ADD, DELETE, MODIFY, MalformedEntry, NotInSubset, decode_flow_stats, encode_flow_mod
 from sdnapp.ofmsg import RawFlowStats, flow_from_entry, keep_flow_stats_raw
-from tests import ofwire
+from testbeds import ofwire
 from tests.unit.test_ofmsg import (
     ACCESS,
     FABRICS,

@@ -37,7 +37,7 @@ from flows.pipeline import (
 from flows.state import Member
 from flows.vxlan import VNI_MAX, VxlanDriver
 from sdnapp import ofmsg
-from tests import ofwire
+from testbeds import ofwire
 from tests.fabricsim import leaf_spine, line, ring, wire
 from tests.unit.fakechannel import stats_entry, switch_flow
 from topology.fabric import Fabric

@@ -30,7 +30,7 @@ from flows.sim import FakeSwitch
 from sdnapp import flowcodec, ofapp, ofmsg
 from sdnapp.ofapp import SdnApp, SwitchChannels
 from sdnapp.reconciler import SwitchGone
-from tests import ofwire
+from testbeds import ofwire
 from tests.unit.fakechannel import (
     FOREIGN_ACTIONS,
     REPLY_TYPES,

@@ -47,6 +47,7 @@ def _listening_ports() -> set[int]:
 class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._configured = {sw.datapath_id: sw for sw in config.switches}
         self._stop = threading.Event()
 
     def build(self) -> None:
@@ -154,14 +155,16 @@ class Server:
 
     def tunnel_ends(self) -> dict[int, TunnelEnd]:
         """Each hypervisor's tunnel address, and its tunnel port's number once the switch reports the port."""
-        out = {}
-        for sw in self.config.switches:
-            if sw.tunnel_ip is None:
-                continue
-            s = self.topology.switch(sw.datapath_id)
-            port = s.port_by_name(self.config.isolation.tunnel_port) if s else None
-            out[sw.datapath_id] = TunnelEnd(sw.tunnel_ip, port.port_no if port else None)
-        return out
+        ends = ((sw.datapath_id, self.tunnel_end(sw.datapath_id)) for sw in self.config.switches)
+        return {dpid: end for dpid, end in ends if end is not None}
+
+    def tunnel_end(self, dpid: int) -> TunnelEnd | None:
+        sw = self._configured.get(dpid)
+        if sw is None or sw.tunnel_ip is None:
+            return None
+        s = self.topology.switch(dpid)
+        port = s.port_by_name(self.config.isolation.tunnel_port) if s else None
+        return TunnelEnd(sw.tunnel_ip, port.port_no if port else None)
 
     def switch_report(self, dpid: int) -> dict[str, object]:
         """What GET /v1/switches adds: the flows reconciliation keeps there, and for a configured
@@ -174,7 +177,7 @@ class Server:
         if db is not None:
             out["ovsdb"] = {"remote": db.config.ovsdb, "connected": db.state.connected, "error": db.state.error,
                             "vifs": len(db.state.vifs)}
-        end = self.tunnel_ends().get(dpid)
+        end = self.tunnel_end(dpid)  # this switch's alone: a listing of N switches must not cost N^2
         if end is not None:
             problem = db.state.tunnel if db is not None else None
             s = self.topology.switch(dpid)

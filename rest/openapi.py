@@ -151,6 +151,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "NetworkWithPorts": schemas.VIEW_NETWORK,
         "Trace": schemas.TRACE,
         "Flow": schemas.PORT_FLOW,
+        "FloatingAddress": schemas.FLOATING_ADDRESS,
     }
     built: Doc = {name: to_openapi(s) for name, s in resources.items()}
     built["Version"] = VERSION
@@ -167,6 +168,8 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     built["NetworksResponse"] = list_of("networks", "Network")
     built["NetworkResponse"] = wrap("network", ref("Network"))
     built["AttachmentResponse"] = wrap("attachment", ref("Attachment"))
+    built["FloatingAddressesResponse"] = list_of("floating_addresses", "FloatingAddress")
+    built["FloatingAddressResponse"] = wrap("floating_address", ref("FloatingAddress"))
     built["PluggedPortsResponse"] = list_of("plugged_ports", "PluggedPort")
     built["BindingResponse"] = wrap("binding", ref("Binding"))
     built["SwitchesResponse"] = list_of("switches", "Switch")
@@ -207,6 +210,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
         "vnic_id": path_param("vnic_id", "The VNIC's id."),
         "port_id": path_param("port_id", "The port's id."),
         "network_id": path_param("network_id", "The network's id."),
+        "floating_id": path_param("floating_id", "The floating address's id."),
         "alias": {
             "name": "alias",
             "in": "path",

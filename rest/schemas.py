@@ -32,10 +32,18 @@ NETWORK_CREATE = _wrapped(
     "network",
     {
         "type": "object",
-        "properties": {"name": _NAME, "address_prefix": {"type": ["string", "null"], "maxLength": 18}},
+        "properties": {"name": _NAME, "address_prefix": {"type": ["string", "null"], "maxLength": 18},
+                       "nat": {"type": "boolean"}},
         "additionalProperties": False,
     },
 )
+_FLOATING_FIELDS: Schema = {
+    "type": "object",
+    "properties": {"port_id": {"type": ["string", "null"], "maxLength": 64}},
+    "additionalProperties": False,
+}
+FLOATING_CREATE = _wrapped("floating_address", _FLOATING_FIELDS)
+FLOATING_PUT = _wrapped("floating_address", {**_FLOATING_FIELDS, "required": ["port_id"]})
 PORT_CREATE = _wrapped(
     "port",
     {"type": "object", "properties": {"name": _NAME}, "additionalProperties": False},
@@ -107,8 +115,23 @@ NETWORK: Schema = {
             "required": ["type", "id"],
         },
         "status": {"type": "string", "enum": ["ACTIVE"]},
+        "nat": {"type": "boolean"},
+        "gateway_ip": {"type": ["string", "null"]},
+        "external_address": {"type": ["string", "null"]},
     },
-    "required": ["id", "tenant_id", "name", "address_prefix", "status"],
+    "required": ["id", "tenant_id", "name", "address_prefix", "status", "nat", "gateway_ip", "external_address"],
+}
+FLOATING_ADDRESS: Schema = {
+    "type": "object",
+    "properties": {
+        "id": _UUID,
+        "tenant_id": {"type": "string"},
+        "address": {"type": "string"},
+        "port_id": {"type": ["string", "null"]},
+        "fixed_address": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
+    },
+    "required": ["id", "tenant_id", "address", "port_id", "fixed_address", "status"],
 }
 PORT: Schema = {
     "type": "object",

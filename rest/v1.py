@@ -191,7 +191,7 @@ def list_networks(c: Call) -> Body:
 
 def create_network(c: Call) -> Body:
     b = c.body["network"]
-    n = c.svc.create_network(c.caller, b.get("name", ""), b.get("address_prefix"))
+    n = c.svc.create_network(c.caller, b.get("name", ""), b.get("address_prefix"), b.get("nat"))
     return {"network": views.network(n, c.caller)}
 
 
@@ -214,6 +214,33 @@ def list_network_ports(c: Call) -> Body:
     return {"ports": [views.port(p, c.svc) for p in c.svc.list_ports(c.caller, network_id=n.id)]}
 
 
+# handlers: floating addresses (extension `nat`) ------------------------------------------------
+
+
+def list_floating_addresses(c: Call) -> Body:
+    return {"floating_addresses": [views.floating_address(f, c.svc) for f in c.svc.list_floating_addresses(c.caller)]}
+
+
+def create_floating_address(c: Call) -> Body:
+    f = c.svc.create_floating_address(c.caller, c.body["floating_address"].get("port_id"))
+    return {"floating_address": views.floating_address(f, c.svc)}
+
+
+def show_floating_address(c: Call) -> Body:
+    return {"floating_address": views.floating_address(c.svc.get_floating_address(c.caller, c.path["floating_id"]),
+                                                       c.svc)}
+
+
+def associate_floating_address(c: Call) -> Body:
+    f = c.svc.associate_floating_address(c.caller, c.path["floating_id"], c.body["floating_address"]["port_id"])
+    return {"floating_address": views.floating_address(f, c.svc)}
+
+
+def release_floating_address(c: Call) -> Body:
+    c.svc.release_floating_address(c.caller, c.path["floating_id"])
+    return None
+
+
 # the route table --------------------------------------------------------------------------------
 
 TENANT = Query("tenant_id", "Admins only: only the resources of this project (ignored for others).")
@@ -233,6 +260,8 @@ VNIC_CREATE = RequestBody("VnicCreateRequest", schemas.VNIC_CREATE)
 BINDING_PUT = RequestBody("BindingRequest", schemas.BINDING_PUT)
 ATTACHMENT_PUT = RequestBody("AttachmentRequest", schemas.ATTACHMENT_PUT)
 NETWORK_CREATE = RequestBody("NetworkCreateRequest", schemas.NETWORK_CREATE)
+FLOATING_CREATE = RequestBody("FloatingAddressCreateRequest", schemas.FLOATING_CREATE)
+FLOATING_PUT = RequestBody("FloatingAddressRequest", schemas.FLOATING_PUT)
 PORT_CREATE = RequestBody("PortCreateRequest", schemas.PORT_CREATE, optional=True)
 # Up to MAX_BULK items of a few hundred bytes each: more than a single call's body limit.
 PLUGGED_PORTS_CREATE = RequestBody("PluggedPortsCreateRequest", schemas.PLUGGED_PORTS_CREATE, max_bytes=4 << 20)
@@ -240,6 +269,8 @@ PLUGGED_PORTS_CREATE = RequestBody("PluggedPortsCreateRequest", schemas.PLUGGED_
 # Every call of the networks extension answers ExtensionNotFound where the driver lacks it.
 NET_NOT_FOUND = (errors.NetworkNotFound, errors.ExtensionNotFound)
 NET_EXT = "Extension `networks`."
+NAT_EXT = "Extension `nat`."
+FA_NOT_FOUND = (errors.FloatingAddressNotFound, errors.ExtensionNotFound)
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/", versions, "versions", "List the API versions this service speaks",
@@ -304,9 +335,11 @@ ROUTES: tuple[Route, ...] = (
           (errors.ExtensionNotFound,), query=(TENANT,), description=NET_EXT),
     Route("POST", "/v1/networks", create_network, "networks", "Create a network",
           Ok(201, "NetworkResponse", "The new network"),
-          (errors.ExtensionNotFound, errors.SegmentPoolExhausted, errors.OverQuota),
+          (errors.ExtensionNotFound, errors.SegmentPoolExhausted, errors.OverQuota, errors.ExternalPoolExhausted),
           NETWORK_CREATE,
-          description=f"{NET_EXT} The new network takes a segment (VLAN id or VNI) from the configured pool."),
+          description=f"{NET_EXT} The new network takes a segment (VLAN id or VNI) from the configured pool. "
+          f"{NAT_EXT} `nat` defaults to true when the extension is offered and a prefix is given; a NATed "
+          "network takes an external address from the configured pool."),
     Route("GET", "/v1/networks/{network_id}", show_network, "networks", "Show a network",
           Ok(200, "NetworkResponse", "The network; segment is shown to admins only"), NET_NOT_FOUND),
     Route("DELETE", "/v1/networks/{network_id}", destroy_network, "networks", "Destroy a network and its ports",
@@ -317,6 +350,26 @@ ROUTES: tuple[Route, ...] = (
           description="With an address range, the port gets the next free address."),
     Route("GET", "/v1/networks/{network_id}/ports", list_network_ports, "networks", "List a network's ports",
           Ok(200, "PortsResponse", "The network's ports"), NET_NOT_FOUND),
+    # floating addresses
+    Route("GET", "/v1/floating-addresses", list_floating_addresses, "floating-addresses", "List floating addresses",
+          Ok(200, "FloatingAddressesResponse", "The caller's floating addresses (an admin's: all)"),
+          (errors.ExtensionNotFound,), description=NAT_EXT),
+    Route("POST", "/v1/floating-addresses", create_floating_address, "floating-addresses",
+          "Take a floating address from the pool, for a port or none",
+          Ok(201, "FloatingAddressResponse", "The new floating address"),
+          (errors.ExtensionNotFound, errors.PortNotFound, errors.FloatingAddressInUse, errors.ExternalPoolExhausted),
+          FLOATING_CREATE, description=f"{NAT_EXT} With `port_id`, traffic from outside to the address reaches "
+          "that port's address, and the port's outgoing traffic leaves with it. The port must have an address in a "
+          "NATed network (else 400) and no floating address yet (else 409)."),
+    Route("GET", "/v1/floating-addresses/{floating_id}", show_floating_address, "floating-addresses",
+          "Show a floating address", Ok(200, "FloatingAddressResponse", "The floating address"), FA_NOT_FOUND,
+          description=f"{NAT_EXT} Its status is ACTIVE once the gateway's flows for it are confirmed."),
+    Route("PUT", "/v1/floating-addresses/{floating_id}", associate_floating_address, "floating-addresses",
+          "Associate a floating address with a port, or with none",
+          Ok(200, "FloatingAddressResponse", "The floating address"),
+          (*FA_NOT_FOUND, errors.PortNotFound, errors.FloatingAddressInUse), FLOATING_PUT, description=NAT_EXT),
+    Route("DELETE", "/v1/floating-addresses/{floating_id}", release_floating_address, "floating-addresses",
+          "Release a floating address to the pool", Ok(204, None, "Released"), FA_NOT_FOUND, description=NAT_EXT),
     # operations
     Route("GET", "/v1/switches", list_switches, "operations",
           "List the connected and configured switches and their ports",
@@ -366,7 +419,7 @@ def error_body(error_type: str, message: str) -> dict[str, Any]:
 
 FACE = Face(
     prefix="",  # everything no other face owns: /, /healthz, /v1
-    tags=("versions", "extensions", "vnics", "ports", "networks", "bindings", "operations"),
+    tags=("versions", "extensions", "vnics", "ports", "networks", "floating-addresses", "bindings", "operations"),
     routes=ROUTES,
     faults=FAULTS,
     error_body=error_body,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdnapp.model import Caller, Network, Port, Vnic
+from sdnapp.model import Caller, FloatingAddress, Network, Port, Vnic
 from sdnapp.service import NetworkService
 from sdnapp.validate import format_dpid
 from topology.switches import KnownLink, LinkInUse, Switch
@@ -17,10 +17,24 @@ def network(n: Network, caller: Caller) -> dict[str, Any]:
         "name": n.name,
         "address_prefix": n.address_prefix,
         "status": "ACTIVE",
+        "nat": n.nat,
+        "gateway_ip": n.gateway_ip,
+        "external_address": n.external_address,
     }
     if caller.is_admin:
         out["segment"] = {"type": n.segment_type, "id": n.segment_id}
     return out
+
+
+def floating_address(f: FloatingAddress, svc: NetworkService) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "tenant_id": f.tenant_id,
+        "address": f.address,
+        "port_id": f.port_id,
+        "fixed_address": f.fixed_address,
+        "status": svc.floating_status(f),
+    }
 
 
 def port(p: Port, svc: NetworkService) -> dict[str, Any]:

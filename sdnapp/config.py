@@ -17,7 +17,7 @@ import dataclasses
 import ipaddress
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -141,6 +141,25 @@ class NovaConfig:
 
 
 @dataclass(frozen=True)
+class ExternalConfig:
+    """The outside of the `nat` extension: the gateway switch (an Open vSwitch bridge, since NAT uses its
+    connection tracker), its uplink, the outside prefix and next hop, and the pool of outside addresses
+    (inclusive) that networks' external addresses and floating addresses come from."""
+
+    datapath_id: int
+    uplink_port: str
+    prefix: str
+    next_hop: str
+    pool: tuple[str, str]
+    dns_servers: tuple[str, ...] = ()
+    arp_refresh: float = 30.0
+
+    def pool_addresses(self) -> Iterator[str]:
+        first, last = (ipaddress.IPv4Address(a) for a in self.pool)
+        return (str(ipaddress.IPv4Address(i)) for i in range(int(first), int(last) + 1))
+
+
+@dataclass(frozen=True)
 class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     openflow: OpenFlowConfig = field(default_factory=OpenFlowConfig)
@@ -152,6 +171,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     nova: NovaConfig = field(default_factory=NovaConfig)
+    external: ExternalConfig | None = None  # None: no `nat` extension
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -342,6 +362,27 @@ SCHEMA: Schema = {
                             "administrators only with auth.strategy token or keystone (with noauth, which trusts "
                             "any caller on loopback anyway, it is always served without credentials)."),
         }),
+        "external": {**_mapping(ExternalConfig, "The outside network of the `nat` extension: NATed IPv4 networks "
+                                "reach it through the gateway switch. Absent: the extension is not offered.", {
+            "datapath_id": {"type": ["string", "integer"], "description": "The gateway switch: 16 hex digits, "
+                            "0x-hex or decimal. It must be an Open vSwitch bridge listed in switches with its ovsdb "
+                            "(NAT uses its connection tracker).",
+                            "errorMessage": {"type": "must be 16 hex digits, 0x-prefixed hex or decimal"}},
+            "uplink_port": _str("Name of the gateway switch's port to the outside network."),
+            "prefix": {"type": "string", "description": "The outside network, e.g. 203.0.113.0/24.",
+                       "errorMessage": "must be an IPv4 network, e.g. 203.0.113.0/24"},
+            "next_hop": {"type": "string", "format": "ipv4", "errorMessage": "must be an IPv4 address",
+                         "description": "The outside router every translated packet is sent to (its MAC by ARP)."},
+            "pool": {"type": "array", "items": {"type": "string", "format": "ipv4"}, "minItems": 2, "maxItems": 2,
+                     "description": "[first, last]: the outside addresses handed to networks and floating addresses.",
+                     "errorMessage": "must be [first, last], two IPv4 addresses"},
+            "dns_servers": {"type": "array", "items": {"type": "string", "format": "ipv4"}, "maxItems": 5,
+                            "description": "DNS servers DHCP offers to the VMs of NATed networks.",
+                            "errorMessage": "must be a list of up to 5 IPv4 addresses"},
+            "arp_refresh": {"type": "number", "minimum": 1, "maximum": 3600,
+                            "description": "Seconds between ARP requests for the next hop.",
+                            "errorMessage": "must be seconds from 1 to 3600"},
+        }), "type": ["object", "null"]},
         "logging": _section(None, "The log (on stderr).", {
             "level": {**_enum(LOG_LEVELS, "Least severity logged."), "default": Config.log_level},
             "format": {**_enum(LOG_FORMATS, "text: one line per record; json: one JSON object per line (ts, "
@@ -449,9 +490,45 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         metrics=_build(MetricsConfig, sec["metrics"]),
         quotas=_build(QuotaConfig, sec["quotas"]),
         nova=_nova(_build(NovaConfig, sec["nova"], batch_interval=float, timeout=float, retry_for=float)),
+        external=_external(raw.get("external"), _switches_seen(raw)),
         log_level=sec["logging"].get("level", Config.log_level),
         log_format=sec["logging"].get("format", Config.log_format),
     )
+
+
+def _switches_seen(raw: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {_datapath_id(item["datapath_id"], f"switches[{i}].datapath_id"): item
+            for i, item in enumerate(raw.get("switches", []))}
+
+
+def _external(raw: dict[str, Any] | None, switches: dict[int, dict[str, Any]]) -> ExternalConfig | None:
+    """The external section, with what a schema cannot say: the prefix holds the next hop and the pool,
+    and the gateway is an Open vSwitch bridge sdnapp reaches over OVSDB."""
+    if raw is None:
+        return None
+    dpid = _datapath_id(raw["datapath_id"], "external.datapath_id")
+    sw = switches.get(dpid)
+    if sw is None or not sw.get("ovsdb"):
+        raise ConfigError(
+            f"external.datapath_id: the gateway {dpid:016x} must be an Open vSwitch bridge (NAT uses its "
+            "connection tracker): list it in switches with its ovsdb, which is how sdnapp knows it is one")
+    try:
+        net = ipaddress.IPv4Network(raw["prefix"])
+    except ValueError:
+        message = SCHEMA["properties"]["external"]["properties"]["prefix"]["errorMessage"]
+        raise ConfigError(f"external.prefix: {message}, got {raw['prefix']!r}") from None
+    hop = ipaddress.IPv4Address(raw["next_hop"])
+    first, last = (ipaddress.IPv4Address(a) for a in raw["pool"])
+    usable = range(int(net.network_address) + 1, int(net.broadcast_address))
+    if int(hop) not in usable:
+        raise ConfigError(f"external.next_hop: {hop} is not a usable address of external.prefix {net}")
+    if first > last or int(first) not in usable or int(last) not in usable:
+        raise ConfigError(f"external.pool: [{first}, {last}] must be first <= last, both usable addresses of "
+                          f"external.prefix {net}")
+    if first <= hop <= last:
+        raise ConfigError(f"external.pool: [{first}, {last}] holds the next hop {hop}")
+    return _build(ExternalConfig, {**raw, "datapath_id": dpid, "prefix": str(net)}, pool=tuple,
+                  dns_servers=tuple, arp_refresh=float)
 
 
 def _nova(nova: NovaConfig) -> NovaConfig:

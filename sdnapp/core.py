@@ -18,11 +18,12 @@ from typing import TypeVar
 from topology.switches import Topology
 
 from . import errors, validate
-from .model import Caller, Network, Port, Subnet, Vnic
+from .config import ExternalConfig
+from .model import Caller, FloatingAddress, Network, Port, Subnet, Vnic
 from .status import DOWN, StatusBook
 from .store import Store, Txn
 
-_R = TypeVar("_R", Network, Port, Vnic, Subnet)
+_R = TypeVar("_R", Network, Port, Vnic, Subnet, FloatingAddress)
 
 # Neutron's defaults for what it counts per project; -1 is unlimited.
 QUOTA_RESOURCES = ("network", "subnet", "port")
@@ -70,16 +71,19 @@ class ServiceCore:
         hosts: Callable[[str], HostInfo | None] = lambda host: None,
         on_port_deleted: Callable[[Port], None] | None = None,
         underlay_mtu: int = 1500,
+        external: ExternalConfig | None = None,
     ) -> None:
         """`on_change` learns the segments whose flows may differ after each committed write (the
         reconciler); `quotas` are the default limits per project (unlimited unless given); `hosts`
         finds a hypervisor's switch by its name; `on_port_deleted` hears of every port deleted
-        (Nova's notifier); `underlay_mtu` is the largest IP packet the switches' links carry."""
+        (Nova's notifier); `underlay_mtu` is the largest IP packet the switches' links carry; `external`, the
+        outside network of the `nat` extension (offered where given)."""
         self.store = store
         self.pool = pool
         self.topology = topology
         self.status = status
-        self.extensions = extensions
+        self.external = external
+        self.extensions = (*extensions, "nat") if external is not None and "nat" not in extensions else extensions
         self._on_change = on_change
         self.default_quotas = {r: UNLIMITED for r in QUOTA_RESOURCES} | dict(quotas or {})
         self.host_info = hosts

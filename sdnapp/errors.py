@@ -69,6 +69,18 @@ class SegmentPoolExhausted(Conflict):
     pass
 
 
+class FloatingAddressNotFound(NotFound):
+    pass
+
+
+class FloatingAddressInUse(Conflict):
+    """The port already has a floating address."""
+
+
+class ExternalPoolExhausted(Conflict):
+    """Every outside address of the configured pool is held."""
+
+
 class BindingInUse(Conflict):
     """Another VNIC is already bound to that switch port."""
 

@@ -25,6 +25,22 @@ class Network:
     created_at: float = 0.0
     updated_at: float = 0.0
     revision: int = 0
+    nat: bool = False  # a NATed IPv4 network (the `nat` extension)
+    external_address: str | None = None  # its outside address, from the pool, when NATed
+    gateway_ip: str | None = None  # its subnet's gateway (read from the subnet; never written through here)
+
+
+@dataclass(frozen=True, slots=True)
+class FloatingAddress:
+    """An outside address of the pool a project holds, associated with one of its ports or none."""
+
+    id: str
+    tenant_id: str
+    address: str
+    port_id: str | None
+    fixed_address: str | None  # the port's address
+    network_id: str | None  # the port's network
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ def _admin_only(caller: Caller, what: str, value: object, default: object) -> No
 
 class NetworkOps(ServiceCore):
     # networks -----------------------------------------------------------
-    def _new_network(self, tx: Txn, caller: Caller, spec: NetworkSpec) -> Network:
+    def _new_network(self, tx: Txn, caller: Caller, spec: NetworkSpec, nat: bool = False) -> Network:
         project = self._owner(caller, None if isinstance(spec.project, Unset) else spec.project)
         _admin_only(caller, "shared", spec.shared, False)
         _admin_only(caller, "router:external", spec.external, False)
@@ -64,7 +64,7 @@ class NetworkOps(ServiceCore):
         t = now()
         n = Network(
             new_id(), project, validate.name(spec.name), None, self.pool.type, sid, spec.admin_state_up,
-            spec.port_security, validate.text(spec.description, "description"), t, t, 1,
+            spec.port_security, validate.text(spec.description, "description"), t, t, 1, nat,
         )
         tx.insert_network(n)
         return n
@@ -207,6 +207,8 @@ class NetworkOps(ServiceCore):
                 )
             n = tx.network(s.network_id)
             assert n is not None
+            if n.nat:
+                raise errors.SubnetInUse(f"unable to complete operation on subnet {s.id}: its network is NATed")
             tx.delete_subnet(s.id)
             tx.update_network(dataclasses.replace(n, address_prefix=None, updated_at=now(), revision=n.revision + 1))
 

@@ -104,6 +104,7 @@ class Server:
         self.service = NetworkService(
             self.store, pool, self.topology, self.status, on_change=self.reconciler.segments_changed,
             quotas=dataclasses.asdict(c.quotas), hosts=self.host_info, underlay_mtu=c.isolation.underlay_mtu,
+            external=c.external,
             on_port_deleted=self.notifier.port_deleted if self.notifier is not None else None,
         )
         binder = VifBinder(self.service)

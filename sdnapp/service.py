@@ -22,6 +22,7 @@ from topology.switches import MAX_PORT_NO, KnownLink, LinkInUse, Switch
 from . import errors, ipam, validate
 from .core import HostInfo, SegmentPool, ServiceCore, new_id, now
 from .model import Binding, Caller, Network, Port, Vnic
+from .natops import NatOps
 from .netops import NetworkOps
 from .portops import PortOps
 from .quotas import QuotaOps
@@ -43,6 +44,13 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "name": "Networks",
         "description": "Logical layer-2 networks with an optional IPv4 address range, and ports in them.",
         "updated": "2026-11-26T00:00:00Z",
+    },
+    "nat": {
+        "alias": "nat",
+        "name": "NATed IPv4 networks",
+        "description": "Networks with an address range reach the outside through a gateway that translates their "
+                       "source to the network's external address; floating addresses reach a port from outside.",
+        "updated": "2026-12-02T00:00:00Z",
     },
 }
 
@@ -70,7 +78,7 @@ class PluggedPortRequest:
     binding: BindingRequest | None = None
 
 
-class NetworkService(NetworkOps, PortOps, QuotaOps, ServiceCore):
+class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
     # extensions ---------------------------------------------------------
     def list_extensions(self) -> list[dict[str, str]]:
         return [EXTENSIONS[a] for a in self.extensions]
@@ -81,14 +89,21 @@ class NetworkService(NetworkOps, PortOps, QuotaOps, ServiceCore):
         return EXTENSIONS[alias]
 
     # networks -----------------------------------------------------------
-    def create_network(self, caller: Caller, name: str = "", address_prefix: str | None = None) -> Network:
+    def create_network(
+        self, caller: Caller, name: str = "", address_prefix: str | None = None, nat: bool | None = None
+    ) -> Network:
+        """A network; with `nat` (by default whenever the extension is offered and a prefix given), NATed:
+        it gets an external address from the pool."""
         self._require_extension("networks")
         name = validate.name(name)
         prefix = validate.ipv4_prefix(address_prefix) if address_prefix is not None else None
+        nat = self._nat_choice(nat, prefix)
         with self.store.write() as tx:
-            n = self._new_network(tx, caller, NetworkSpec(name=name))
+            n = self._new_network(tx, caller, NetworkSpec(name=name), nat=nat)
             if prefix is not None:
                 self._new_subnet(tx, caller, SubnetSpec(n.id, prefix))
+            if nat:
+                self._make_nat(tx, n)
             self._check_quota(tx, [(n.tenant_id, "network")] + ([(n.tenant_id, "subnet")] if prefix else []))
             made = tx.network(n.id)
         assert made is not None

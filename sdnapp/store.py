@@ -22,7 +22,7 @@ from topology.switches import SwitchPort
 
 from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
-from .model import AddressPair, Binding, Network, Port, Subnet, Vnic
+from .model import AddressPair, Binding, FloatingAddress, Network, Port, Subnet, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
 # old one reach the current version the same way. A change of schema is a new step at the end,
@@ -146,6 +146,25 @@ CREATE TABLE security_groups (
     created_at REAL NOT NULL
 );
 """,
+    # 4: the `nat` extension. A network is NATed or not; every outside address handed out of the
+    # configured pool is one row here, either a NATed network's external address (network_id) or a
+    # floating address (floating_id, with the port it is associated with, if any). The primary key
+    # is what makes allocation race-free: two writers can never hold one address, and a network
+    # or a port has at most one.
+    """
+ALTER TABLE networks ADD COLUMN nat INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE external_addresses (
+    address TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    network_id TEXT UNIQUE REFERENCES networks(id) ON DELETE CASCADE,
+    floating_id TEXT UNIQUE,
+    port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL,
+    CHECK ((network_id IS NULL) <> (floating_id IS NULL)),
+    CHECK (port_id IS NULL OR floating_id IS NOT NULL)
+);
+CREATE INDEX external_addresses_tenant ON external_addresses(tenant_id);
+""",
 )
 SCHEMA_VERSION = len(_STEPS)
 
@@ -231,7 +250,10 @@ class Store:
 
 _NET_COLS = (
     "n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, n.admin_state_up, n.port_security, "
-    "n.description, n.created_at, COALESCE(n.updated_at, n.created_at), n.revision"
+    "n.description, n.created_at, COALESCE(n.updated_at, n.created_at), n.revision, n.nat, "
+    "(SELECT e.address FROM external_addresses e WHERE e.network_id = n.id), "
+    "(SELECT s.gateway_ip FROM subnets s WHERE s.network_id = n.id), "
+    "(SELECT s.has_gateway FROM subnets s WHERE s.network_id = n.id)"
 )
 _PORT_FIELDS = (
     "p.id", "p.tenant_id", "p.network_id", "p.name", "p.ip_address", "v.id", "v.mac_address", "p.admin_state_up",
@@ -247,10 +269,19 @@ _SUBNET_COLS = (
     "COALESCE(s.updated_at, s.created_at), s.revision"
 )
 _PORTS_FROM = "ports p LEFT JOIN vnics v ON v.port_id = p.id"
+_FLOATING_COLS = "e.floating_id, e.tenant_id, e.address, e.port_id, p.ip_address, p.network_id, e.created_at"
+_FLOATING_FROM = "external_addresses e LEFT JOIN ports p ON p.id = e.port_id"
 
 
 def _network(r: tuple) -> Network:
-    return Network(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]), r[8], r[9], r[10], r[11])
+    # A subnet's gateway NULL with has_gateway 1 is its range's first usable address (see step 3).
+    gateway = r[14] if r[14] is not None or not r[15] or r[3] is None else default_gateway(r[3])
+    return Network(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]), r[8], r[9], r[10], r[11], bool(r[12]),
+                   r[13], gateway)
+
+
+def _floating(r: tuple) -> FloatingAddress:
+    return FloatingAddress(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
 
 
 def _port(r: tuple) -> Port:
@@ -321,9 +352,10 @@ class Txn:
     def insert_network(self, n: Network) -> None:
         self.db.execute(
             "INSERT INTO networks (id, tenant_id, name, address_prefix, segment_type, segment_id, admin_state_up, "
-            "port_security, description, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "port_security, description, created_at, updated_at, revision, nat) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (n.id, n.tenant_id, n.name, n.address_prefix, n.segment_type, n.segment_id, int(n.admin_state_up),
-             int(n.port_security), n.description, n.created_at, n.updated_at, n.revision),
+             int(n.port_security), n.description, n.created_at, n.updated_at, n.revision, int(n.nat)),
         )
 
     def update_network(self, n: Network) -> None:
@@ -686,6 +718,49 @@ class Txn:
     def segments(self, segment_type: str) -> list[int]:
         rows = self.db.execute("SELECT segment_id FROM networks WHERE segment_type = ?", (segment_type,))
         return [int(r[0]) for r in rows]
+
+    # outside addresses (the `nat` extension)
+    def external_taken(self) -> set[str]:
+        return {str(r[0]) for r in self.db.execute("SELECT address FROM external_addresses")}
+
+    def set_external_address(self, network_id: str, tenant_id: str, address: str) -> None:
+        self.db.execute(
+            "INSERT INTO external_addresses (address, tenant_id, network_id, created_at) VALUES (?, ?, ?, ?)",
+            (address, tenant_id, network_id, time.time()),
+        )
+
+    def floating(self, floating_id: str) -> FloatingAddress | None:
+        r = self.db.execute(f"SELECT {_FLOATING_COLS} FROM {_FLOATING_FROM} WHERE e.floating_id = ?",
+                            (floating_id,)).fetchone()
+        return None if r is None else _floating(r)
+
+    def floatings(self, tenant_id: str | None = None) -> list[FloatingAddress]:
+        """Floating addresses, all or one project's."""
+        where, args = ("", ()) if tenant_id is None else (" AND e.tenant_id = ?", (tenant_id,))
+        q = f"SELECT {_FLOATING_COLS} FROM {_FLOATING_FROM} WHERE e.floating_id IS NOT NULL{where} " \
+            "ORDER BY e.created_at, e.floating_id"
+        return [_floating(r) for r in self.db.execute(q, args)]
+
+    def floating_of_port(self, port_id: str) -> str | None:
+        r = self.db.execute("SELECT floating_id FROM external_addresses WHERE port_id = ?", (port_id,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def insert_floating(self, f: FloatingAddress) -> None:
+        self.db.execute(
+            "INSERT INTO external_addresses (address, tenant_id, floating_id, port_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (f.address, f.tenant_id, f.id, f.port_id, f.created_at),
+        )
+
+    def set_floating_port(self, floating_id: str, port_id: str | None) -> None:
+        self.db.execute("UPDATE external_addresses SET port_id = ? WHERE floating_id = ?", (port_id, floating_id))
+
+    def delete_floating(self, floating_id: str) -> None:
+        self.db.execute("DELETE FROM external_addresses WHERE floating_id = ?", (floating_id,))
+
+    def nat_networks(self) -> list[Network]:
+        q = f"SELECT {_NET_COLS} FROM networks n WHERE n.nat = 1 ORDER BY n.created_at, n.id"
+        return [_network(r) for r in self.db.execute(q)]
 
     # the topology as last seen
     def remembered_switches(self) -> dict[int, list[SwitchPort]]:

@@ -24,6 +24,7 @@ from rest.app import Api
 from rest.auth import Authenticator, NeutronNoAuth, NoAuth
 from rest.openapi import document
 from rest.routes import Face
+from sdnapp.config import ExternalConfig
 from sdnapp.metrics import Metrics
 from sdnapp.ofmsg import keep_flow_stats_raw
 from sdnapp.service import HostInfo, NetworkService, SegmentPool
@@ -176,6 +177,8 @@ class World:
             r = admin.get(f"/v1/{what}")
             assert r.status == 200, r.body
             out[what] = r.json[what]
+        if "nat" in self.service.extensions:
+            out["floating_addresses"] = admin.get("/v1/floating-addresses").json["floating_addresses"]
         return out
 
 
@@ -209,6 +212,7 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         quotas: dict[str, int] | None = None,
         hosts: dict[str, HostInfo] | None = None,
         underlay_mtu: int = 1500,
+        external: ExternalConfig | None = None,
     ) -> World:
         m = Metrics(enabled=metrics)
         store = Store(str(tmp_path / db), m)
@@ -216,6 +220,7 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         service = NetworkService(
             store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions,
             on_change=on_change, quotas=quotas, hosts=(hosts or {}).get, underlay_mtu=underlay_mtu,
+            external=external,
         )
         api = Api(service, auth or NoAuth(), max_body_bytes, ready, document, metrics=m, faces=faces,
                   face_auth=face_auth)
@@ -249,6 +254,15 @@ def make_neutron_world(make_world: WorldFactory, **kw: Any) -> World:
 @pytest.fixture
 def nworld(make_world: WorldFactory) -> World:
     return make_neutron_world(make_world)
+
+
+# An outside network of the `nat` extension: a pool of eight addresses.
+EXTERNAL = ExternalConfig(0xE1, "uplink", "203.0.113.0/24", "203.0.113.1", ("203.0.113.10", "203.0.113.17"))
+
+
+@pytest.fixture
+def nat_world(make_world: WorldFactory) -> World:
+    return make_world(external=EXTERNAL)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from rest.routes import Route
 from rest.v1 import ROUTES
 from sdnapp.config import AuthConfig, ConfigError, parse
 
-from .conftest import ADMIN_PROJECT, OTHER, TENANT, Client, Reply, World, WorldFactory
+from .conftest import ADMIN_PROJECT, EXTERNAL, OTHER, TENANT, Client, Reply, World, WorldFactory
 
 Headers = dict[str, str]
 
@@ -54,8 +54,9 @@ ADMIN_ONLY = {
 PARTLY_ADMIN = {("POST", "/v1/plugged-ports")}
 NON_PUBLIC = [r for r in ROUTES if not r.public]
 ADMIN_ROUTES = [r for r in ROUTES if (r.method, r.path) in ADMIN_ONLY]
-ID_PARAMS = {"vnic_id", "port_id", "network_id"}
-NOT_FOUND = {"vnic_id": "VnicNotFound", "port_id": "PortNotFound", "network_id": "NetworkNotFound"}
+ID_PARAMS = {"vnic_id", "port_id", "network_id", "floating_id"}
+NOT_FOUND = {"vnic_id": "VnicNotFound", "port_id": "PortNotFound", "network_id": "NetworkNotFound",
+             "floating_id": "FloatingAddressNotFound"}
 
 
 def _key(r: Route) -> str:
@@ -170,15 +171,16 @@ class Seeded:
     def snapshot(self) -> dict[str, Any]:
         """Everything an admin sees of the tenants' resources."""
         out = {}
-        for what in ("networks", "ports", "vnics"):
+        for what in ("networks", "ports", "vnics", "floating-addresses"):
             r = self.admin.get(f"/v1/{what}")
             assert r.status == 200, r.body
-            out[what] = r.json[what]
+            out[what] = r.json[what.replace("-", "_")]
         return out
 
 
 def _resources(c: Client, admin: Client, prefix: str) -> dict[str, str]:
-    """A network with a plugged, bound VNIC and a free port; a free VNIC; a second, empty network."""
+    """A (NATed) network with a plugged, bound VNIC with a floating address and a free port; a free VNIC; a
+    second, empty network."""
     net = c.network(prefix, name="net")
     plugged_port, free_port = c.port(net["id"], "p1"), c.port(net["id"], "p2")
     plugged_vnic, free_vnic = c.vnic(name="v1"), c.vnic(name="v2")
@@ -187,7 +189,9 @@ def _resources(c: Client, admin: Client, prefix: str) -> dict[str, str]:
     admin.ok("PUT", f"/v1/vnics/{plugged_vnic['id']}/binding",
              {"binding": {"datapath_id": dpid, "port_name": "vm-eth0"}})
     empty = c.network(None, name="empty")
+    floating = c.ok("POST", "/v1/floating-addresses", {"floating_address": {"port_id": plugged_port["id"]}})
     return {
+        "floating": floating["floating_address"]["id"],
         "network": net["id"], "empty_network": empty["id"],
         "plugged_port": plugged_port["id"], "free_port": free_port["id"],
         "plugged_vnic": plugged_vnic["id"], "free_vnic": free_vnic["id"],
@@ -195,7 +199,7 @@ def _resources(c: Client, admin: Client, prefix: str) -> dict[str, str]:
 
 
 def _seed(make_world: WorldFactory, tmp_path: Path, strategy: Strategy) -> Seeded:
-    w = make_world(auth=strategy.make_auth(tmp_path))
+    w = make_world(auth=strategy.make_auth(tmp_path), external=EXTERNAL)
     s = Seeded(w, strategy, {}, {})
     s.a = _resources(s.as_(TENANT), s.admin, "10.1.0.0/24")
     s.b = _resources(s.as_(OTHER), s.admin, "10.2.0.0/24")
@@ -217,9 +221,12 @@ BODIES: dict[str, Callable[[dict[str, str]], Any]] = {
     "create_network": lambda ids: {"network": {"name": "new", "address_prefix": "10.9.0.0/24"}},
     "create_port": lambda ids: {"port": {"name": "new"}},
     "create_plugged_ports": lambda ids: {"plugged_ports": [{"network_id": ids["network"], "vnic": {"name": "new"}}]},
+    "create_floating_address": lambda ids: {"floating_address": {"port_id": ids["free_port"]}},
+    "associate_floating_address": lambda ids: {"floating_address": {"port_id": ids["free_port"]}},
 }
 # Routes whose body names a resource, and the error a resource of another tenant named there answers.
-BODY_NAMES_IDS = {"plug": "VnicNotFound", "create_plugged_ports": "NetworkNotFound"}
+BODY_NAMES_IDS = {"plug": "VnicNotFound", "create_plugged_ports": "NetworkNotFound",
+                  "create_floating_address": "PortNotFound", "associate_floating_address": "PortNotFound"}
 # Query strings by handler, for routes that need one.
 QUERIES: dict[str, Callable[[dict[str, str]], str]] = {
     "trace": lambda ids: f"?from={ids['plugged_port']}&to=02:00:00:00:00:99",
@@ -233,6 +240,7 @@ def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
         "vnic_id": ids[_VNIC_FOR.get(h, "plugged_vnic")],
         "port_id": ids[_PORT_FOR.get(h, "plugged_port")],
         "network_id": ids[_NETWORK_FOR.get(h, "network")],
+        "floating_id": ids["floating"],
         "alias": "networks",
         "asset": "app.js",
     }

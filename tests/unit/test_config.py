@@ -258,8 +258,8 @@ def test_bad_switches_links_and_other_values_are_refused_naming_the_key(raw: dic
          "isolation.foo: unknown key (known: driver, manage_tunnel_port, tunnel_port, underlay_mtu, vlan_range, "
          "vni_range)"),
         ({"tracing": {}},
-         "tracing: unknown section (known: api, auth, isolation, logging, metrics, nova, openflow, quotas, store, "
-         "switches, topology)"),
+         "tracing: unknown section (known: api, auth, external, isolation, logging, metrics, nova, openflow, quotas, "
+         "store, switches, topology)"),
         ({"auth": {"strategy": "kerberos"}}, "auth.strategy: must be noauth, token or keystone, got 'kerberos'"),
         ({"api": []}, "api: must be a mapping"),
         ({"topology": {"discovery": 1}}, "topology.discovery: must be true or false, got 1"),
@@ -367,3 +367,50 @@ def test_the_readme_example_is_valid_and_shows_only_keys_of_the_schema() -> None
 def test_the_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config-schema"]) == 0
     assert json.loads(capsys.readouterr().out) == SCHEMA
+
+
+_GW_SWITCH: dict[str, Any] = {"datapath_id": "00000000000000e1", "ovsdb": "unix:/run/openvswitch/db.sock"}
+_EXTERNAL: dict[str, Any] = {"datapath_id": "00000000000000e1", "uplink_port": "eth9", "prefix": "203.0.113.0/24",
+             "next_hop": "203.0.113.1", "pool": ["203.0.113.10", "203.0.113.20"]}
+
+
+def test_the_external_section_is_read() -> None:
+    assert parse({}).external is None
+    raw: dict[str, Any] = {"switches": [_GW_SWITCH], "external": {**_EXTERNAL, "dns_servers": ["192.0.2.53"]}}
+    ext = parse(raw).external
+    assert ext is not None
+    assert (ext.datapath_id, ext.uplink_port, ext.prefix, ext.next_hop, ext.pool, ext.dns_servers) == (
+        0xE1, "eth9", "203.0.113.0/24", "203.0.113.1", ("203.0.113.10", "203.0.113.20"), ("192.0.2.53",))
+    assert list(ext.pool_addresses())[:2] == ["203.0.113.10", "203.0.113.11"] and len(list(ext.pool_addresses())) == 11
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"next_hop": "198.51.100.1"}, "external.next_hop: 198.51.100.1 is not a usable address of external.prefix"),
+    ({"next_hop": "203.0.113.255"}, "external.next_hop: 203.0.113.255 is not a usable address"),
+    ({"pool": ["203.0.113.10", "203.0.114.5"]}, "external.pool: [203.0.113.10, 203.0.114.5] must be first <= last"),
+    ({"pool": ["203.0.113.20", "203.0.113.10"]}, "external.pool: [203.0.113.20, 203.0.113.10] must be first"),
+    ({"pool": ["203.0.113.1", "203.0.113.5"]}, "external.pool: [203.0.113.1, 203.0.113.5] holds the next hop"),
+    ({"pool": ["203.0.113.10"]}, "external.pool: must be [first, last], two IPv4 addresses"),
+    ({"prefix": "203.0.113.0/33"}, "external.prefix: must be an IPv4 network"),
+    ({"prefix": "203.0.113.1/24"}, "external.prefix: must be an IPv4 network"),
+    ({"uplink_port": ""}, "external.uplink_port: must be a non-empty string"),
+    ({"datapath_id": "00000000000000e2"}, "external.datapath_id: the gateway 00000000000000e2 must be an Open "
+                                          "vSwitch bridge"),
+    ({"datapath_id": "zz"}, "external.datapath_id:"),
+    ({"colour": "red"}, "external.colour: unknown key"),
+])
+def test_a_bad_external_section_names_the_key(change: dict[str, Any], message: str) -> None:
+    raw: dict[str, Any] = {"switches": [_GW_SWITCH], "external": {**_EXTERNAL, **change}}
+    with pytest.raises(ConfigError) as e:
+        parse(raw)
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_the_gateway_must_be_a_switch_reached_over_ovsdb() -> None:
+    """The NAT uses Open vSwitch's connection tracker: a gateway sdnapp has no OVSDB for is refused."""
+    for switches in ([], [{"datapath_id": "00000000000000e1"}]):
+        with pytest.raises(ConfigError, match="must be an Open vSwitch bridge"):
+            parse({"switches": switches, "external": _EXTERNAL})
+    for key in ("uplink_port", "prefix", "next_hop", "pool"):
+        with pytest.raises(ConfigError, match=f"external.{key}: required"):
+            parse({"switches": [_GW_SWITCH], "external": {k: v for k, v in _EXTERNAL.items() if k != key}})

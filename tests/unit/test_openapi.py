@@ -26,7 +26,7 @@ from sdnapp.service import SegmentPool
 from topology.switches import SwitchPort
 
 from .apidoc import DOC, OPS, Answer, documented, template_of
-from .conftest import MAX_BODY, Client, Reply, World, WorldFactory
+from .conftest import EXTERNAL, MAX_BODY, Client, Reply, World, WorldFactory
 
 # --- the route table declares only what the document can say ---------------------------------
 
@@ -303,7 +303,7 @@ EXAMPLE_BODIES: dict[str, Any] = {
 
 def _random_ids() -> dict[str, str]:
     return {"vnic_id": str(uuid.uuid4()), "port_id": str(uuid.uuid4()), "network_id": str(uuid.uuid4()),
-            "alias": "no-such-extension", "asset": "no-such-file.js"}
+            "floating_id": str(uuid.uuid4()), "alias": "no-such-extension", "asset": "no-such-file.js"}
 
 
 def _body_for(op: dict[str, Any]) -> Any:
@@ -312,6 +312,8 @@ def _body_for(op: dict[str, Any]) -> Any:
         return {"attachment": {"vnic_id": str(uuid.uuid4())}}
     if oid == "create_plugged_ports":  # an unknown network; a binding, which only an admin may give
         return _plugged(str(uuid.uuid4()), bind=("0000000000000001", "s1-eth9"))
+    if oid in ("create_floating_address", "associate_floating_address"):  # an unknown port
+        return {"floating_address": {"port_id": str(uuid.uuid4())}}
     return EXAMPLE_BODIES.get(oid)
 
 
@@ -386,10 +388,39 @@ def happy_path(c: Checker, w: World) -> None:
     c.call(t, "POST", "/v1/plugged-ports", body=_plugged(net["id"], n=3))
     c.call(admin, "POST", "/v1/plugged-ports", body=_plugged(net["id"], bind=("0000000000000001", "s1-eth2")))
 
+    # floating addresses (the world offers `nat`: the network above is NATed)
+    port = t.port(net["id"])
+    fa = c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {}}).json["floating_address"]
+    f = {"floating_id": fa["id"]}
+    c.call(t, "PUT", "/v1/floating-addresses/{floating_id}", f, body={"floating_address": {"port_id": port["id"]}})
+    c.call(t, "GET", "/v1/floating-addresses")
+    c.call(t, "GET", "/v1/floating-addresses/{floating_id}", f)
+    c.call(t, "PUT", "/v1/floating-addresses/{floating_id}", f, body={"floating_address": {"port_id": None}})
+    c.call(t, "DELETE", "/v1/floating-addresses/{floating_id}", f)
+    c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {"port_id": port["id"]}})
 
-def test_happy_path_answers_validate_against_the_document(world: World) -> None:
+
+def nat_conflicts(c: Checker, w: World) -> None:
+    """The pool runs out (for a network and for a floating address); a port holds one floating address."""
+    t = w.client
+    port = t.port(t.network("10.9.0.0/24")["id"])
+    first = c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {"port_id": port["id"]}})
+    c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {"port_id": port["id"]}})  # InUse
+    other = c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {}}).json["floating_address"]
+    c.call(t, "PUT", "/v1/floating-addresses/{floating_id}", {"floating_id": other["id"]},
+           body={"floating_address": {"port_id": port["id"]}})  # InUse
+    c.call(t, "PUT", "/v1/floating-addresses/{floating_id}", {"floating_id": other["id"]},
+           body={"floating_address": {"port_id": str(uuid.uuid4())}})  # PortNotFound
+    assert first.status == 201
+    while c.call(t, "POST", "/v1/networks", body=EXAMPLE_BODIES["create_network"]).status == 201:
+        pass
+    r = c.call(t, "POST", "/v1/floating-addresses", body={"floating_address": {}})
+    assert r.error_type == "ExternalPoolExhausted"
+
+
+def test_happy_path_answers_validate_against_the_document(nat_world: World) -> None:
     c = Checker()
-    happy_path(c, world)
+    happy_path(c, nat_world)
     successes = {(m, tpl, s) for (m, tpl, s, t) in documented() if t is None}
     assert successes <= {(m, tpl, s) for (m, tpl, s, _) in c.seen}, "an operation's success was never seen"
 
@@ -441,9 +472,10 @@ def conflicts(c: Checker, w: World, tiny: World) -> None:
 
 def test_every_documented_answer_happens_and_validates(make_world: WorldFactory) -> None:
     c = Checker()
-    w = make_world()
+    w = make_world(external=EXTERNAL)
     happy_path(c, w)
     conflicts(c, w, make_world(pool=SegmentPool("vlan", 7, 8), db="tiny.db"))
+    nat_conflicts(c, make_world(external=EXTERNAL, db="nat.db"))
     no_ext = make_world(extensions=(), db="noext.db")
     down = make_world(ready=lambda: False, db="down.db")
     c.call(down.client, "GET", "/healthz")

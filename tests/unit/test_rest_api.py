@@ -152,6 +152,9 @@ def test_network_create_list_show_destroy(client: Client, admin: Client) -> None
         "name": "blue",
         "address_prefix": "10.1.0.0/24",
         "status": "ACTIVE",
+        "nat": False,
+        "gateway_ip": "10.1.0.1",
+        "external_address": None,
     }
     assert client.get(f"/v1/networks/{n['id']}").json == {"network": n}
     assert client.get("/v1/networks").json == {"networks": [n]}
@@ -546,7 +549,8 @@ NON_PUBLIC = [r for r in ROUTES if not r.public]
 @pytest.mark.parametrize("route", NON_PUBLIC, ids=lambda r: f"{r.method} {r.path}")
 def test_noauth_without_project_is_unauthorized(world: World, route: Any) -> None:
     anon = world.client.as_(None)
-    path = route.path.format(vnic_id=uuid.uuid4(), port_id=uuid.uuid4(), network_id=uuid.uuid4(), alias="networks")
+    path = route.path.format(vnic_id=uuid.uuid4(), port_id=uuid.uuid4(), network_id=uuid.uuid4(), alias="networks",
+                             floating_id=uuid.uuid4())
     r = anon.call(route.method, path)
     assert (r.status, r.error_type) == (401, "Unauthorized")
 

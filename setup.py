@@ -23,6 +23,8 @@ setup(
         "rich>=13.0",
         # Nova's events (network-vif-plugged...) with a static token or Keystone credentials.
         "keystoneauth1>=5.18",
+        # PostgreSQL, when several instances share the state (store.url): psycopg 3 and its pool.
+        "psycopg[binary,pool]>=3.2",
     ],
     # The live page's files (rest/static/), served by sdnapp itself.
     package_data={"rest": ["static/*"]},

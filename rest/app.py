@@ -17,14 +17,14 @@ from urllib.parse import unquote_to_bytes
 
 from webob import Request, Response
 
-from sdnapp import errors
+from sdnapp import engines, errors
 from sdnapp.metrics import NO_METRICS, Metrics
 from sdnapp.service import NetworkService
 from sdnapp.trace import Tracer
 
 from . import v1
 from .auth import Authenticator
-from .faults import HttpError, NotFound, RequestTooLarge, UnsupportedMediaType, status_of
+from .faults import HttpError, NotFound, RequestTooLarge, StoreUnavailable, UnsupportedMediaType, status_of
 from .routes import METHODS, Body, Call, Face, Raw, Route
 
 LOG = logging.getLogger(__name__)
@@ -107,7 +107,11 @@ class Api:
         items = self._items(req)
         query = {} if route.raw_query else self._query(items, route)
         body = self._body(req, route, face)
-        return _response(route.ok.status, route.handler(Call(self, req, who, params, query, body, tuple(items))))
+        try:
+            answer = route.handler(Call(self, req, who, params, query, body, tuple(items)))
+        except engines.StoreUnavailable as e:
+            raise StoreUnavailable(str(e)) from None
+        return _response(route.ok.status, answer)
 
     @staticmethod
     def _items(req: Request) -> list[tuple[str, str]]:

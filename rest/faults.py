@@ -46,6 +46,10 @@ class ServiceUnavailable(HttpError):
     """The health check's answer while the store or the OpenFlow listener is down."""
 
 
+class StoreUnavailable(ServiceUnavailable):
+    """The store's database cannot be reached (or stayed too busy): nothing was written; try again later."""
+
+
 FaultMap = Mapping[type[Exception], int]
 
 HTTP_FAULTS: FaultMap = {

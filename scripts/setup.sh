@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium and chromium-driver: the live page's test in a real (headless) browser; fonts-dejavu-core its text.
-packages=(openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core)
+# postgresql: the store several sdnapp instances share (store.url), and the tests' second engine.
+packages=(postgresql openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,4 +36,23 @@ if ! ovs-vsctl --timeout=2 show >/dev/null 2>&1; then
   echo "setup: starting Open vSwitch"
   /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >/dev/null 2>&1 || true
   ovs-vsctl --timeout=10 show >/dev/null
+fi
+
+# PostgreSQL: Debian's package makes a cluster (pg_createcluster) and these machines have no systemd to
+# start it, so it is started here; then a role and a database for the tests (which make and drop
+# databases of their own through it), sorted bytewise (C) like SQLite so both engines list alike.
+if [ -z "$(pg_lsclusters -h)" ]; then
+  pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -1)" main >/dev/null
+fi
+read -r pg_version pg_cluster pg_port pg_status _ < <(pg_lsclusters -h | head -1)
+if [ "$pg_status" != "online" ]; then
+  echo "setup: starting PostgreSQL $pg_version/$pg_cluster on port $pg_port"
+  pg_ctlcluster "$pg_version" "$pg_cluster" start
+fi
+pg() { runuser -u postgres -- psql -p "$pg_port" -qtA "$@"; }
+if [ "$(pg -c "SELECT 1 FROM pg_roles WHERE rolname = 'sdnapp'")" != "1" ]; then
+  pg -c "CREATE ROLE sdnapp LOGIN CREATEDB PASSWORD 'sdnapp'"
+fi
+if [ "$(pg -c "SELECT 1 FROM pg_database WHERE datname = 'sdnapp'")" != "1" ]; then
+  pg -c "CREATE DATABASE sdnapp OWNER sdnapp TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
 fi

@@ -58,6 +58,12 @@ class OpenFlowConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = "sdnapp.db"
+    url: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the store opens: the PostgreSQL URL, else the SQLite file."""
+        return self.url if self.url is not None else self.path
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,11 @@ SCHEMA: Schema = {
                                        for k in ("type", "minItems", "uniqueItems")}},
         }),
         "store": _section(StoreConfig, "The durable state.", {
-            "path": _str("SQLite database file."),
+            "path": _str("SQLite database file (without url)."),
+            "url": _str("Where the state is: postgresql://user:password@host:port/database (several sdnapp "
+                        "instances share one PostgreSQL database) or sqlite:///path (a file, as path).",
+                        pattern="^(postgresql|postgres)://[^\\s]+$|^sqlite:///[^\\s]+$",
+                        errorMessage="must be postgresql://... or sqlite:///path"),
         }),
         "auth": _section(AuthConfig, "Who is calling.", {
             "strategy": _enum(AUTH_STRATEGIES, "noauth: the X-Project-Id and X-Roles headers, trusted (loopback "
@@ -482,7 +492,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
     return Config(
         api=api,
         openflow=_build(OpenFlowConfig, sec["openflow"], listen_host=_ip_address, ports=tuple),
-        store=_build(StoreConfig, sec["store"], path=rel),
+        store=_store(sec["store"], rel),
         auth=auth,
         isolation=isolation,
         switches=_switches(raw.get("switches", []), isolation.driver),
@@ -529,6 +539,16 @@ def _external(raw: dict[str, Any] | None, switches: dict[int, dict[str, Any]]) -
         raise ConfigError(f"external.pool: [{first}, {last}] holds the next hop {hop}")
     return _build(ExternalConfig, {**raw, "datapath_id": dpid, "prefix": str(net)}, pool=tuple,
                   dns_servers=tuple, arp_refresh=float)
+
+
+def _store(raw: dict[str, Any], rel: Callable[[str | None], str | None]) -> StoreConfig:
+    """A sqlite:/// URL is a path like store.path (relative to the file's folder); a PostgreSQL URL is kept."""
+    url = raw.get("url")
+    if url is not None and "path" in raw:
+        raise ConfigError("store.url: give store.url or store.path, not both")
+    if url is not None and url.startswith("sqlite:///"):
+        return StoreConfig(path=cast(str, rel(url.removeprefix("sqlite:///"))))
+    return _build(StoreConfig, raw, path=rel)
 
 
 def _nova(nova: NovaConfig) -> NovaConfig:

@@ -14,7 +14,7 @@ from . import errors, validate
 from .core import ServiceCore, new_id, now
 from .model import Caller, FloatingAddress, Network, Port
 from .status import ACTIVE, DOWN
-from .store import Txn
+from .store import Txn, retried
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class NatOps(ServiceCore):
             raise errors.FloatingAddressInUse(f"port {p.id} already has floating address {held}")
         return p, n
 
+    @retried
     def create_floating_address(self, caller: Caller, port_id: str | None = None) -> FloatingAddress:
         self._require_extension("nat")
         segments: set[int | None] = set()
@@ -88,6 +89,7 @@ class NatOps(ServiceCore):
         with self.store.read() as tx:
             return self._floating(tx, caller, floating_id)
 
+    @retried
     def associate_floating_address(self, caller: Caller, floating_id: str, port_id: str | None) -> FloatingAddress:
         self._require_extension("nat")
         with self.store.write() as tx:
@@ -111,6 +113,7 @@ class NatOps(ServiceCore):
         """ACTIVE once its port is: the port's network's flows, the gateway's included, are confirmed."""
         return ACTIVE if f.port_id is not None and self.status.status(f.port_id) == ACTIVE else DOWN
 
+    @retried
     def release_floating_address(self, caller: Caller, floating_id: str) -> None:
         self._require_extension("nat")
         with self.store.write() as tx:

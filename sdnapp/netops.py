@@ -14,7 +14,7 @@ from . import errors, ipam, validate
 from .core import ServiceCore, new_id, now
 from .model import Caller, Network, Subnet
 from .specs import NetworkChanges, NetworkSpec, SubnetChanges, SubnetSpec, Unset, given
-from .store import Txn
+from .store import Txn, retried
 
 LOG = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class NetworkOps(ServiceCore):
         tx.insert_network(n)
         return n
 
+    @retried
     def create_networks(self, caller: Caller, specs: list[NetworkSpec]) -> list[Network]:
         """Create every network or none (one transaction)."""
         self._require_extension("networks")
@@ -79,6 +80,7 @@ class NetworkOps(ServiceCore):
             LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, n.segment_id)
         return made
 
+    @retried
     def update_network(self, caller: Caller, network_id: str, ch: NetworkChanges) -> Network:
         with self.store.write() as tx:
             n = self._network(tx, caller, network_id)
@@ -106,6 +108,7 @@ class NetworkOps(ServiceCore):
             self._changed({n.segment_id}, set(ports))
         return new
 
+    @retried
     def delete_network(self, caller: Caller, network_id: str) -> None:
         """Delete a network with its subnet and its ports, unless a port has a device (Neutron's face:
         v1's `destroy_network` keeps its own rule, any VNIC plugged)."""
@@ -154,6 +157,7 @@ class NetworkOps(ServiceCore):
         tx.insert_subnet(s)
         return s
 
+    @retried
     def create_subnets(self, caller: Caller, specs: list[SubnetSpec]) -> list[Subnet]:
         self._require_extension("networks")
         with self.store.write() as tx:
@@ -169,6 +173,7 @@ class NetworkOps(ServiceCore):
         with self.store.read() as tx:
             return self._subnet(tx, caller, subnet_id)
 
+    @retried
     def update_subnet(self, caller: Caller, subnet_id: str, ch: SubnetChanges) -> Subnet:
         with self.store.write() as tx:
             s = self._subnet(tx, caller, subnet_id)
@@ -197,6 +202,7 @@ class NetworkOps(ServiceCore):
             tx.update_subnet(new)
         return new
 
+    @retried
     def delete_subnet(self, caller: Caller, subnet_id: str) -> None:
         with self.store.write() as tx:
             s = self._subnet(tx, caller, subnet_id)

@@ -25,7 +25,7 @@ from typing import Any
 from .config import NovaConfig
 from .model import Port
 from .status import ACTIVE, DOWN, ERROR, Transition
-from .store import Store
+from .store import Store, retried
 
 LOG = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ class NovaNotifier:
                     telling[p.id] = changes[p.id]
         return telling, out
 
+    @retried
     def _remember(self, told: dict[str, str]) -> None:
         if told:
             with self.store.write() as tx:

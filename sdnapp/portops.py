@@ -20,7 +20,7 @@ from .core import HostInfo, new_id, now
 from .model import AddressPair, Caller, Network, Port, Subnet, Vnic
 from .secgroups import SecurityGroupOps
 from .specs import FixedIp, PairSpec, PortChanges, PortSpec, Unset, given
-from .store import Txn
+from .store import Txn, retried
 from .vifs import SwitchBindingOps
 
 LOG = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
         tx.set_attachment(p.id, p.id)
         return dataclasses.replace(p, vnic_id=p.id)
 
+    @retried
     def create_ports(self, caller: Caller, specs: list[PortSpec]) -> list[Port]:
         """Create every port (each with its VNIC plugged) or none: one transaction."""
         self._require_extension("networks")
@@ -169,6 +170,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
         return made
 
     # updates ---------------------------------------------------------------------
+    @retried
     def update_port(self, caller: Caller, port_id: str, ch: PortChanges) -> Port:
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
@@ -239,6 +241,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
         return mac
 
     # deletes ----------------------------------------------------------------------
+    @retried
     def delete_port(self, caller: Caller, port_id: str) -> None:
         """Delete a port whatever is plugged: its own VNIC goes with it, another is unplugged (Neutron's
         face; v1's `destroy_port` refuses while a VNIC is plugged)."""

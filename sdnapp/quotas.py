@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from . import errors, validate
 from .core import QUOTA_RESOURCES, UNLIMITED, ServiceCore
 from .model import Caller
+from .store import retried
 
 MAX_LIMIT = 2**31 - 1
 
@@ -39,6 +40,7 @@ class QuotaOps(ServiceCore):
         with self.store.read() as tx:
             return {p: self._limits(tx, p) for p in tx.quota_projects()}
 
+    @retried
     def update_quota(self, caller: Caller, project: str, limits: Mapping[str, int]) -> dict[str, int]:
         self._require_admin(caller, "setting quotas")
         project = validate.project_id(project)
@@ -52,6 +54,7 @@ class QuotaOps(ServiceCore):
                 tx.set_quota(project, resource, limit)
             return self._limits(tx, project)
 
+    @retried
     def reset_quota(self, caller: Caller, project: str) -> None:
         self._require_admin(caller, "resetting quotas")
         with self.store.write() as tx:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from topology.switches import Topology
 
-from .store import Store
+from .store import Store, retried
 from .validate import format_dpid
 
 LOG = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class RememberedTopology:
             except Exception:
                 LOG.exception("remembering the topology failed; trying again")
 
+    @retried
     def tick(self) -> None:
         """Release switches held past their time, then write what changed."""
         released = self.topology.release_held(time.monotonic())

@@ -20,7 +20,7 @@ from . import errors, validate
 from .core import ServiceCore, now
 from .model import Caller, Port
 from .specs import Unset
-from .store import Txn
+from .store import Txn, retried
 
 _NAMESPACE = uuid.UUID("8d6ad3f5-3f0e-4a55-9c36-5b1f0d6e3c2a")
 DEFAULT_NAME = "default"
@@ -88,6 +88,7 @@ class SecurityGroupOps(ServiceCore):
                 "cannot drop all of its traffic as Neutron does for a port in no group (disable port security)"
             )
 
+    @retried
     def list_security_groups(self, caller: Caller, tenant_filter: str | None = None) -> list[SecurityGroup]:
         """The projects' default groups; the caller's own is made on first sight, as Neutron makes it."""
         with self.store.read() as tx:

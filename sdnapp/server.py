@@ -83,7 +83,7 @@ class Server:
         c = self.config
         auth: Authenticator = authenticator_for(c.auth)
         self.metrics = Metrics(enabled=c.metrics.enabled)
-        self.store = Store(c.store.path, self.metrics)
+        self.store = Store(c.store.target, self.metrics)
         self.topology = Topology(list(c.topology.links), hold_time=c.topology.hold_time)
         for sw in c.switches:
             self.topology.expect(sw.datapath_id)

@@ -28,6 +28,7 @@ from .portops import PortOps
 from .quotas import QuotaOps
 from .specs import UNSET, NetworkSpec, SubnetSpec
 from .status import DOWN
+from .store import retried
 
 LOG = logging.getLogger(__name__)
 __all__ = ["EXTENSIONS", "HostInfo", "NetworkService", "SegmentPool"]
@@ -89,6 +90,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         return EXTENSIONS[alias]
 
     # networks -----------------------------------------------------------
+    @retried
     def create_network(
         self, caller: Caller, name: str = "", address_prefix: str | None = None, nat: bool | None = None
     ) -> Network:
@@ -122,6 +124,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         with self.store.read() as tx:
             return self._network(tx, caller, network_id)
 
+    @retried
     def destroy_network(self, caller: Caller, network_id: str) -> None:
         self._require_extension("networks")
         with self.store.write() as tx:
@@ -135,6 +138,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         self._changed({n.segment_id}, set())
 
     # ports --------------------------------------------------------------
+    @retried
     def create_port(self, caller: Caller, network_id: str, name: str = "") -> Port:
         self._require_extension("networks")
         name = validate.name(name)
@@ -170,6 +174,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         with self.store.read() as tx:
             return self._port(tx, caller, port_id)
 
+    @retried
     def destroy_port(self, caller: Caller, port_id: str) -> None:
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
@@ -179,6 +184,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         self._deleted([p])
 
     # vnics --------------------------------------------------------------
+    @retried
     def create_vnic(self, caller: Caller, mac_address: str | None = None, name: str = "") -> Vnic:
         self._require_extension("ethernet-vnic")
         name = validate.name(name)
@@ -202,6 +208,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         with self.store.read() as tx:
             return self._vnic(tx, caller, vnic_id)
 
+    @retried
     def destroy_vnic(self, caller: Caller, vnic_id: str) -> None:
         with self.store.write() as tx:
             v = self._vnic(tx, caller, vnic_id)
@@ -223,6 +230,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         return b if seen is None else Binding(b.datapath_id, seen.port_no, seen.name, b.source)
 
     # attachments --------------------------------------------------------
+    @retried
     def plug(self, caller: Caller, port_id: str, vnic_id: str) -> Port:
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
@@ -247,6 +255,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
     def get_attachment(self, caller: Caller, port_id: str) -> Port:
         return self.get_port(caller, port_id)
 
+    @retried
     def unplug_vnic(self, caller: Caller, vnic_id: str) -> None:
         with self.store.write() as tx:
             v = self._vnic(tx, caller, vnic_id)
@@ -256,6 +265,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
             tx.set_attachment(v.id, None)
         self._changed({seg}, {v.port_id})
 
+    @retried
     def unplug_port(self, caller: Caller, port_id: str) -> None:
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
@@ -266,6 +276,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         self._changed({seg}, {p.id})
 
     # many at once -------------------------------------------------------
+    @retried
     def create_plugged_ports(self, caller: Caller, items: list[PluggedPortRequest]) -> list[tuple[Port, Vnic]]:
         """For each item a new port in its network, a new VNIC plugged into it, and its binding where given.
 
@@ -332,6 +343,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         return nid, validate.name(it.name), validate.name(it.vnic_name), mac, bound
 
     # bindings (admin) ---------------------------------------------------
+    @retried
     def bind(
         self,
         caller: Caller,
@@ -377,6 +389,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         check_name = seen.name if seen else port_name
         return Binding(dpid, port_no, port_name, source), check_no, check_name
 
+    @retried
     def unbind(self, caller: Caller, vnic_id: str) -> None:
         self._require_admin(caller)
         with self.store.write() as tx:

@@ -1,33 +1,41 @@
-"""Durable state in SQLite: networks, subnets, ports, VNICs, attachments, bindings, allocations, quotas.
+"""Durable state: networks, subnets, ports, VNICs, attachments, bindings, allocations, quotas.
 
-One connection, serialised by a lock; every write is one `BEGIN IMMEDIATE`
-transaction committed (WAL, synchronous=FULL) before the caller answers.
-Uniqueness that must never break (segment ids, MACs per tenant, addresses per
+On SQLite (embedded, the default) or PostgreSQL (shared by several instances): the same schema,
+queries and transactions (sdnapp/engines.py holds what differs). Every write is one transaction
+committed before the caller answers; on PostgreSQL a write that conflicts with another instance's is
+run again whole (`retried`). Uniqueness that must never break (segment ids, MACs per tenant, addresses per
 network, one VNIC per port, one VNIC per switch port) is also a constraint of
 the schema, so even a bug in the service cannot hand a value out twice.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
+import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from topology.fabric import Link, LinkEnd
 from topology.switches import SwitchPort
 
+from .engines import Conn, StoreConflict, StoreError, StoreUnavailable, engine_for
 from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
 from .model import AddressPair, Binding, FloatingAddress, Network, Port, Subnet, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
 # old one reach the current version the same way. A change of schema is a new step at the end,
-# never an edit of an old one. Keep the SQL portable (no rowid, no SQLite-only functions).
-_STEPS: tuple[str, ...] = (
+# never an edit of an old one. Keep the SQL portable (no rowid, no SQLite-only functions); a step that
+# cannot be says what it is on each engine. Types: DOUBLE PRECISION for times and BIGINT for port numbers
+# (OpenFlow's reach 0xffffff00), which are what REAL and INTEGER were on SQLite (same affinity: the old
+# steps name them so without changing a SQLite store) and hold the same on PostgreSQL; datapath ids stay
+# 16 hex digits as TEXT (unsigned 64 bits fit no signed BIGINT).
+_STEPS: tuple[str | Mapping[str, str], ...] = (
     # 1: networks, ports, VNICs, attachments and bindings
     """
 CREATE TABLE networks (
@@ -37,7 +45,7 @@ CREATE TABLE networks (
     address_prefix TEXT,
     segment_type TEXT NOT NULL,
     segment_id INTEGER NOT NULL,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     UNIQUE (segment_type, segment_id)
 );
 CREATE TABLE ports (
@@ -46,7 +54,7 @@ CREATE TABLE ports (
     network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     ip_address TEXT,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     UNIQUE (network_id, ip_address)
 );
 CREATE INDEX ports_network ON ports(network_id);
@@ -56,14 +64,14 @@ CREATE TABLE vnics (
     name TEXT NOT NULL,
     mac_address TEXT NOT NULL,
     port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE RESTRICT,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     UNIQUE (tenant_id, mac_address)
 );
 CREATE INDEX vnics_mac ON vnics(mac_address);
 CREATE TABLE bindings (
     vnic_id TEXT PRIMARY KEY REFERENCES vnics(id) ON DELETE CASCADE,
     datapath_id TEXT NOT NULL,
-    port_no INTEGER,
+    port_no BIGINT,
     port_name TEXT,
     source TEXT NOT NULL CHECK (source IN ('api', 'switch')),
     UNIQUE (datapath_id, port_no),
@@ -75,16 +83,16 @@ CREATE TABLE bindings (
     """
 CREATE TABLE switch_ports (
     datapath_id TEXT NOT NULL,
-    port_no INTEGER NOT NULL,
+    port_no BIGINT NOT NULL,
     name TEXT NOT NULL,
     up INTEGER NOT NULL,
     PRIMARY KEY (datapath_id, port_no)
 );
 CREATE TABLE links (
     a_datapath_id TEXT NOT NULL,
-    a_port_no INTEGER NOT NULL,
+    a_port_no BIGINT NOT NULL,
     b_datapath_id TEXT NOT NULL,
-    b_port_no INTEGER NOT NULL,
+    b_port_no BIGINT NOT NULL,
     PRIMARY KEY (a_datapath_id, a_port_no, b_datapath_id, b_port_no)
 );
 """,
@@ -100,7 +108,7 @@ CREATE TABLE links (
 ALTER TABLE networks ADD COLUMN admin_state_up INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE networks ADD COLUMN port_security INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE networks ADD COLUMN description TEXT NOT NULL DEFAULT '';
-ALTER TABLE networks ADD COLUMN updated_at REAL;
+ALTER TABLE networks ADD COLUMN updated_at DOUBLE PRECISION;
 ALTER TABLE networks ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE ports ADD COLUMN admin_state_up INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE ports ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
@@ -111,7 +119,7 @@ ALTER TABLE ports ADD COLUMN host TEXT NOT NULL DEFAULT '';
 ALTER TABLE ports ADD COLUMN vnic_type TEXT NOT NULL DEFAULT 'normal';
 ALTER TABLE ports ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE ports ADD COLUMN description TEXT NOT NULL DEFAULT '';
-ALTER TABLE ports ADD COLUMN updated_at REAL;
+ALTER TABLE ports ADD COLUMN updated_at DOUBLE PRECISION;
 ALTER TABLE ports ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE ports ADD COLUMN told_nova TEXT;
 CREATE INDEX ports_device ON ports(device_id);
@@ -128,8 +136,8 @@ CREATE TABLE subnets (
     dns_nameservers TEXT NOT NULL DEFAULT '[]',
     host_routes TEXT NOT NULL DEFAULT '[]',
     description TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    updated_at REAL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION,
     revision INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO subnets (id, network_id, tenant_id, name, created_at)
@@ -143,7 +151,7 @@ CREATE TABLE quotas (
 CREATE TABLE security_groups (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL UNIQUE,
-    created_at REAL NOT NULL
+    created_at DOUBLE PRECISION NOT NULL
 );
 """,
     # 4: the `nat` extension. A network is NATed or not; every outside address handed out of the
@@ -159,93 +167,145 @@ CREATE TABLE external_addresses (
     network_id TEXT UNIQUE REFERENCES networks(id) ON DELETE CASCADE,
     floating_id TEXT UNIQUE,
     port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE SET NULL,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     CHECK ((network_id IS NULL) <> (floating_id IS NULL)),
     CHECK (port_id IS NULL OR floating_id IS NOT NULL)
 );
 CREATE INDEX external_addresses_tenant ON external_addresses(tenant_id);
 """,
+    # 5: the order of bindings (which of two naming one switch port came first) as a column of its own
+    # instead of SQLite's rowid, which PostgreSQL has not. A SQLite store's bindings keep their rowid
+    # order, all older than any binding made from now on (times since 1970).
+    {
+        "sqlite": "ALTER TABLE bindings ADD COLUMN bound_at DOUBLE PRECISION NOT NULL DEFAULT 0;"
+                  "UPDATE bindings SET bound_at = rowid",
+        "postgresql": "ALTER TABLE bindings ADD COLUMN bound_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+    },
 )
 SCHEMA_VERSION = len(_STEPS)
 
 
-class StoreError(Exception):
-    """The database file cannot be used (wrong schema version, not a database)."""
-
-
 class Store:
-    def __init__(self, path: str, metrics: Metrics = NO_METRICS) -> None:
-        self.path = path
+    """The durable state on either engine (`engine_for`): the same schema, queries and transactions."""
+
+    def __init__(self, target: str, metrics: Metrics = NO_METRICS) -> None:
+        """`target`: a SQLite file (a path, or sqlite:///path) or a PostgreSQL URL (postgresql://...)."""
+        self._engine = engine_for(target)
+        self.path = self._engine.where
+        self.engine = self._engine.name
         self._metrics = metrics
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise StoreError(f"store directory {parent} does not exist")
-        self._lock = threading.RLock()
+        self._local = threading.local()  # the thread's open transaction: a read inside a write joins it
         self.writes = 0  # committed write transactions: a reader's cache is fresh while this is unchanged
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"cannot use {path} as the store: {e}") from None
+            self._engine.close()
+            raise StoreError(f"cannot use {self.path} as the store: {e}") from None
+        except BaseException:
+            self._engine.close()
+            raise
 
     def _migrate(self) -> None:
         """Bring the store to SCHEMA_VERSION, all missing steps in one transaction; refuse what is not ours."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        with self._engine.transaction(write=True) as db:
+            tables = self._engine.tables(db)
             if not tables:
-                self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                self._db.execute("INSERT INTO meta VALUES ('schema_version', '0')")
+                db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                db.execute("INSERT INTO meta VALUES ('schema_version', '0')")
             elif "meta" not in tables:
-                raise StoreError(f"{self.path} is a SQLite database but not an sdnapp store")
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                raise StoreError(f"{self.path} is a database but not an sdnapp store")
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             found = row[0] if row else "none"
             if not found.isdigit() or not 0 <= int(found) <= SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} has schema version {found}; this sdnapp knows versions up to {SCHEMA_VERSION}"
                 )
             for version in range(int(found) + 1, SCHEMA_VERSION + 1):
-                for stmt in _STEPS[version - 1].split(";"):
+                step = _STEPS[version - 1]
+                sql = step if isinstance(step, str) else step[self.engine]
+                for stmt in sql.split(";"):
                     if stmt.strip():
-                        self._db.execute(stmt)
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+                        db.execute(stmt)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._engine.close()
 
     def ping(self) -> bool:
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1").fetchone()
-            return True
-        except sqlite3.Error:
-            return False
+        return self._engine.ping()
 
     @contextmanager
     def read(self) -> Iterator[Txn]:
-        with self._lock, self._metrics.store_transaction("read"):
-            yield Txn(self._db)
+        """One consistent view for every query made in it (inside a write: that write's own)."""
+        open_txn: Txn | None = getattr(self._local, "txn", None)
+        if open_txn is not None:
+            yield open_txn
+            return
+        with self._metrics.store_transaction("read"), self._engine.transaction(write=False) as db:
+            self._local.txn = txn = Txn(db)
+            try:
+                yield txn
+            finally:
+                self._local.txn = None
 
     @contextmanager
     def write(self) -> Iterator[Txn]:
-        """One atomic, durable transaction: committed on success, rolled back on any error."""
-        with self._lock, self._metrics.store_transaction("write"):
-            self._db.execute("BEGIN IMMEDIATE")
+        """One atomic, durable transaction: committed on success, rolled back on any error.
+
+        On PostgreSQL it may fail with StoreConflict (another instance's write made what it read
+        stale): the caller's whole operation is then run again by `retry`."""
+        with self._metrics.store_transaction("write"), self._engine.transaction(write=True) as db:
+            outer, self._local.txn = getattr(self._local, "txn", None), Txn(db)
             try:
-                yield Txn(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            self.writes += 1
+                yield self._local.txn
+            finally:
+                self._local.txn = outer
+        self.writes += 1
+
+    def retry(self, operation: Callable[[], _T]) -> _T:
+        """Run `operation` (which makes its own transactions) until none of them conflicts, a few times.
+
+        The one retry of every write path (`retried`): what a conflict rolled back is recomputed from
+        what the winner committed (the next free segment, MAC or address). Nested calls run once: the
+        outermost one retries."""
+        if getattr(self._local, "retrying", False):
+            return operation()
+        self._local.retrying = True
+        try:
+            for attempt in range(RETRIES):
+                try:
+                    return operation()
+                except StoreConflict as e:
+                    if attempt == RETRIES - 1:
+                        raise StoreUnavailable(f"the store stayed too busy with conflicting writes: {e}") from None
+                    time.sleep(random.uniform(0, 0.005 * 2**attempt))
+            raise AssertionError("unreachable")
+        finally:
+            self._local.retrying = False
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+# Conflicts happen between instances allocating at the same moment; each retry waits a random while,
+# growing, so that the same two do not collide again.
+RETRIES = 8
+
+
+class _HasStore(Protocol):
+    store: Store
+
+
+_S = TypeVar("_S", bound=_HasStore)
+
+
+def retried(method: Callable[Concatenate[_S, _P], _T]) -> Callable[Concatenate[_S, _P], _T]:
+    """A method that writes to `self.store`: run again whole when its write conflicts with another's."""
+
+    @functools.wraps(method)
+    def run(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return self.store.retry(lambda: method(self, *args, **kwargs))
+
+    return run
 
 
 _NET_COLS = (
@@ -314,6 +374,12 @@ def _tenant_clause(tenant_id: str | None, col: str) -> tuple[str, tuple[str, ...
     return ("", ()) if tenant_id is None else (f" WHERE {col} = ?", (tenant_id,))
 
 
+def _port_is(port_no: int | None, port_name: str | None) -> tuple[str, list[object]]:
+    """A binding (b) to a switch port given by number, by name, or by either (what is given)."""
+    conds = [f"b.{col} = ?" for col, v in (("port_no", port_no), ("port_name", port_name)) if v is not None]
+    return "(" + (" OR ".join(conds) or "1 = 0") + ")", [v for v in (port_no, port_name) if v is not None]
+
+
 def _where(conds: list[str]) -> str:
     return (" WHERE " + " AND ".join(conds)) if conds else ""
 
@@ -327,7 +393,7 @@ def _in(col: str, values: Iterable[str], conds: list[str], args: list[object]) -
 class Txn:
     """Queries and writes within one transaction (or one locked read)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Conn) -> None:
         self.db = db
 
     # networks
@@ -602,9 +668,10 @@ class Txn:
             [(v.id, v.tenant_id, v.name, v.mac_address, v.port_id, now + i * 1e-6) for i, (_, v) in enumerate(made)],
         )
         self.db.executemany(
-            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source) VALUES (?, ?, ?, ?, ?)",
-            [(v.id, f"{v.binding.datapath_id:016x}", v.binding.port_no, v.binding.port_name, v.binding.source)
-             for _, v in made if v.binding is not None],
+            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source, bound_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(v.id, f"{v.binding.datapath_id:016x}", v.binding.port_no, v.binding.port_name, v.binding.source,
+              now + i * 1e-6) for i, (_, v) in enumerate(made) if v.binding is not None],
         )
 
     def delete_vnic(self, vnic_id: str) -> None:
@@ -619,18 +686,18 @@ class Txn:
     # bindings
     def binding_holder(self, dpid: int, port_no: int | None, port_name: str | None) -> str | None:
         """The VNIC bound to that switch port, by number or by name."""
+        where, args = _port_is(port_no, port_name)
         r = self.db.execute(
-            "SELECT vnic_id FROM bindings WHERE datapath_id = ? AND ((? IS NOT NULL AND port_no = ?) "
-            "OR (? IS NOT NULL AND port_name = ?))",
-            (f"{dpid:016x}", port_no, port_no, port_name, port_name),
+            f"SELECT vnic_id FROM bindings b WHERE b.datapath_id = ? AND {where}", (f"{dpid:016x}", *args)
         ).fetchone()
         return None if r is None else str(r[0])
 
     def set_binding(self, vnic_id: str, b: Binding) -> None:
         self.db.execute("DELETE FROM bindings WHERE vnic_id = ?", (vnic_id,))
         self.db.execute(
-            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source) VALUES (?, ?, ?, ?, ?)",
-            (vnic_id, f"{b.datapath_id:016x}", b.port_no, b.port_name, b.source),
+            "INSERT INTO bindings (vnic_id, datapath_id, port_no, port_name, source, bound_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (vnic_id, f"{b.datapath_id:016x}", b.port_no, b.port_name, b.source, time.time()),
         )
 
     def delete_binding(self, vnic_id: str) -> None:
@@ -680,8 +747,9 @@ class Txn:
         )
         args: list[object] = [segment_type, f"{dpid:016x}"]
         if port_no is not None or port_name is not None:
-            q += " AND ((? IS NOT NULL AND b.port_no = ?) OR (? IS NOT NULL AND b.port_name = ?))"
-            args += [port_no, port_no, port_name, port_name]
+            where, more = _port_is(port_no, port_name)
+            q += f" AND {where}"
+            args += more
         return [(int(r[0]), str(r[1])) for r in self.db.execute(q, args)]
 
     def bindings_naming(self, ports: dict[int, tuple[set[int], set[str]]]) -> list[tuple[str, Binding]]:
@@ -689,19 +757,19 @@ class Txn:
 
         One lookup by number and one by name, each on its unique index: a single query with
         `port_no IN (..) OR port_name IN (..)` made SQLite scan every binding of the switch."""
-        found: dict[int, tuple[str, Binding]] = {}
+        found: dict[tuple[float, str], tuple[str, Binding]] = {}
         for dpid, (nos, names) in ports.items():
             for col, values in (("port_no", sorted(nos)), ("port_name", sorted(names))):
                 if not values:
                     continue
                 rows = self.db.execute(
-                    "SELECT rowid, vnic_id, datapath_id, port_no, port_name, source FROM bindings "
+                    "SELECT bound_at, vnic_id, datapath_id, port_no, port_name, source FROM bindings "
                     f"WHERE datapath_id = ? AND {col} IN ({', '.join('?' * len(values))})",
                     [f"{dpid:016x}", *values],
                 )
                 for r in rows:
-                    found[r[0]] = (str(r[1]), Binding(int(r[2], 16), r[3], r[4], r[5]))
-        return [found[rowid] for rowid in sorted(found)]
+                    found[(float(r[0]), str(r[1]))] = (str(r[1]), Binding(int(r[2], 16), r[3], r[4], r[5]))
+        return [found[key] for key in sorted(found)]
 
     def bindings_on(self, dpids: Iterable[int]) -> list[tuple[str, Binding]]:
         """Every binding on these switches, oldest first."""
@@ -710,7 +778,7 @@ class Txn:
             return []
         rows = self.db.execute(
             "SELECT vnic_id, datapath_id, port_no, port_name, source FROM bindings "
-            f"WHERE datapath_id IN ({', '.join('?' * len(keys))}) ORDER BY rowid",
+            f"WHERE datapath_id IN ({', '.join('?' * len(keys))}) ORDER BY bound_at, vnic_id",
             keys,
         )
         return [(str(r[0]), Binding(int(r[1], 16), r[2], r[3], r[4])) for r in rows]

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from . import validate
 from .core import ServiceCore
 from .model import Binding
-from .store import Txn
+from .store import Txn, retried
 
 LOG = logging.getLogger(__name__)
 
 
 class SwitchBindingOps(ServiceCore):
+    @retried
     def switch_vifs_changed(
         self, datapath_id: int, added: Mapping[str, str], removed: Mapping[str, str], resync: bool = False
     ) -> None:
@@ -52,6 +53,7 @@ class SwitchBindingOps(ServiceCore):
                 self._pending_vifs[(datapath_id, name)] = vnic_id
         self._changed(segs, ports)
 
+    @retried
     def bind_pending_vifs(self) -> None:
         """Bind the interfaces whose iface-id named no VNIC when they appeared, where that VNIC exists now."""
         with self._pending_lock:

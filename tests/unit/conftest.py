@@ -11,6 +11,7 @@ so each REST test also proves the document true for what it does.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
 
+from .. import pgtest
 from . import apidoc
 
 MAX_BODY = 65536
@@ -194,8 +196,33 @@ def raw_flow_stats() -> Iterator[None]:
         keep_flow_stats_raw(False)
 
 
+StoreTarget = Callable[[str], str]
+
+
 @pytest.fixture
-def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
+def store_engine() -> str:
+    """The engine under the worlds' stores; a module whose tests run on both overrides this (params)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The module's own PostgreSQL database, dropped after its last test."""
+    with pgtest.database(request.module.__name__) as url:
+        yield url
+
+
+@pytest.fixture
+def store_target(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreTarget:
+    """Where a world's store named `db` lives: a file, or an empty schema of the module's database."""
+    if store_engine == "sqlite":
+        return lambda db: str(tmp_path / db)
+    url = request.getfixturevalue("pg_database")
+    return lambda db: pgtest.fresh_schema(url, "s_" + re.sub(r"\W", "_", db))
+
+
+@pytest.fixture
+def make_world(store_target: StoreTarget) -> Iterator[WorldFactory]:
     made: list[World] = []
 
     def make(
@@ -215,7 +242,7 @@ def make_world(tmp_path: Path) -> Iterator[WorldFactory]:
         external: ExternalConfig | None = None,
     ) -> World:
         m = Metrics(enabled=metrics)
-        store = Store(str(tmp_path / db), m)
+        store = Store(store_target(db), m)
         topology, status = Topology(), StatusBook()
         service = NetworkService(
             store, pool or SegmentPool("vlan", 100, 3999), topology, status, extensions=extensions,

@@ -21,11 +21,20 @@ from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
 
+from .conftest import StoreTarget
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """This module's tests run on both engines."""
+    return str(request.param)
+
+
 ME = Caller("tenant-a")
 
 
-def _svc(path: Path, quotas: dict[str, int] | None = None) -> NetworkService:
-    return NetworkService(Store(str(path)), SegmentPool("vlan", 100, 3999), Topology(), StatusBook(), quotas=quotas)
+def _svc(target: str, quotas: dict[str, int] | None = None) -> NetworkService:
+    return NetworkService(Store(target), SegmentPool("vlan", 100, 3999), Topology(), StatusBook(), quotas=quotas)
 
 
 def test_a_v1_store_gets_its_subnets_from_its_address_ranges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +50,7 @@ def test_a_v1_store_gets_its_subnets_from_its_address_ranges(tmp_path: Path, mon
     db.commit()
     db.close()
     monkeypatch.undo()
-    svc = _svc(path)
+    svc = _svc(str(path))
     t = Caller("t")
     (sub,) = svc.list_subnets(t)
     assert (sub.id, sub.network_id, sub.cidr, sub.gateway_ip, sub.allocation_pools, sub.created_at) == (
@@ -92,8 +101,8 @@ def test_the_allocator_never_hands_out_an_address_twice(used: set[int], claims: 
     assert len(out) == len(set(out)) and not (set(out) - {f"10.0.0.{c}" for c in claims}) & taken
 
 
-def test_a_bulk_that_fails_late_changes_nothing(tmp_path: Path) -> None:
-    svc = _svc(tmp_path / "b.db", quotas={"port": 5})
+def test_a_bulk_that_fails_late_changes_nothing(store_target: StoreTarget) -> None:
+    svc = _svc(store_target("b.db"), quotas={"port": 5})
     n = svc.create_network(ME, "net")
     svc.create_subnets(ME, [SubnetSpec(n.id, "10.0.0.0/24")])
     with pytest.raises(errors.OverQuota):
@@ -105,8 +114,8 @@ def test_a_bulk_that_fails_late_changes_nothing(tmp_path: Path) -> None:
     assert [p.ip_address for p in made] == [f"10.0.0.{i}" for i in range(2, 7)]
 
 
-def test_a_neutron_port_is_bound_by_its_own_id_as_iface_id(tmp_path: Path) -> None:
-    svc = _svc(tmp_path / "v.db")
+def test_a_neutron_port_is_bound_by_its_own_id_as_iface_id(store_target: StoreTarget) -> None:
+    svc = _svc(store_target("v.db"))
     n = svc.create_network(ME, "net")
     (p,) = svc.create_ports(ME, [PortSpec(n.id)])
     svc.switch_vifs_changed(7, {"tap" + p.id[:11]: p.id}, {})

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import Client, World, WorldFactory
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """This module's tests run on both engines."""
+    return str(request.param)
+
 
 
 def _item(network_id: str, **more: Any) -> dict[str, Any]:

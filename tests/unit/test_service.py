@@ -24,6 +24,13 @@ from topology.switches import SwitchPort, Topology
 
 from .conftest import World, WorldFactory
 
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """This module's tests run on both engines."""
+    return str(request.param)
+
+
 THREADS = 20
 TENANT = Caller("tenant-a")
 ADMIN = Caller("ops", is_admin=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +14,22 @@ from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
 
+from .conftest import StoreTarget
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """This module's tests run on both engines."""
+    return str(request.param)
+
+
 ADMIN = Caller("ops", is_admin=True)
 HV1, HV2 = 0xA01, 0xA02
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[NetworkService]:
-    store = Store(str(tmp_path / "s.db"))
+def svc(store_target: StoreTarget) -> Iterator[NetworkService]:
+    store = Store(store_target("s.db"))
     yield NetworkService(store, SegmentPool("vxlan", 1000, 1999), Topology(), StatusBook())
     store.close()
 

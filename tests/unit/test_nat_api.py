@@ -7,11 +7,23 @@ import sqlite3
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 
+from sdnapp.engines import StoreConflict
 from sdnapp.store import Store
 
-from .conftest import OTHER, TENANT, Client, World
+from .conftest import OTHER, TENANT, Client, StoreTarget, World
+
+# What the database says to a second holder: SQLite's error, or PostgreSQL's (a unique violation as the
+# conflict the store retries, a failed check as itself).
+REFUSED = (sqlite3.IntegrityError, StoreConflict, psycopg.IntegrityError)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """This module's tests run on both engines."""
+    return str(request.param)
 
 FA = "/v1/floating-addresses"
 
@@ -146,10 +158,10 @@ def test_bad_floating_address_requests_change_nothing(nat_world: World) -> None:
     assert {f["id"] for f in c.admin().get(FA).json["floating_addresses"]} == {held["id"], free["id"]}
 
 
-def test_the_store_never_lets_two_holders_share_an_address(tmp_path: Any) -> None:
+def test_the_store_never_lets_two_holders_share_an_address(store_target: StoreTarget) -> None:
     """Allocation is race-free because the database refuses a second holder of an address, a second address
     of a network and a second floating address of a port, whatever a writer computed."""
-    store = Store(str(tmp_path / "s.db"))
+    store = Store(store_target("s.db"))
     with store.write() as tx:
         tx.db.execute("INSERT INTO networks (id, tenant_id, name, segment_type, segment_id, created_at, nat) "
                       "VALUES ('n1', 't', '', 'vlan', 100, 0, 1)")
@@ -163,12 +175,12 @@ def test_the_store_never_lets_two_holders_share_an_address(tmp_path: Any) -> Non
         insert + "network_id) VALUES ('203.0.113.12', 't', 0, NULL)",  # neither a network's nor floating
         insert + "network_id, port_id) VALUES ('203.0.113.13', 't', 0, 'n1', 'p1')",  # a network's, with a port
     ):
-        with pytest.raises(sqlite3.IntegrityError), store.write() as tx:
+        with pytest.raises(REFUSED), store.write() as tx:
             tx.db.execute(sql)
     with store.write() as tx:
         tx.db.execute("INSERT INTO external_addresses (address, tenant_id, floating_id, port_id, created_at) "
                       "VALUES ('203.0.113.14', 't', 'f1', 'p1', 0)")
-    with pytest.raises(sqlite3.IntegrityError), store.write() as tx:
+    with pytest.raises(REFUSED), store.write() as tx:
         tx.db.execute("INSERT INTO external_addresses (address, tenant_id, floating_id, port_id, created_at) "
                       "VALUES ('203.0.113.15', 't', 'f2', 'p1', 0)")
     with store.read() as tx:

@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -57,6 +58,28 @@ class Conn(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> Any: ...
 
 
+class ChangeSource(Protocol):
+    """The change feed of a shared store, on a connection of its own (sdnapp/changefeed.py drives it)."""
+
+    def open(self) -> None:
+        """Connect and listen; StoreUnavailable if the database cannot be reached."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Until a change is announced (True) or `timeout` seconds pass (False)."""
+        ...
+
+    def since(self, seq: int) -> tuple[int, bool]:
+        """The newest change's number, and whether another instance made one after `seq`."""
+        ...
+
+    def prune(self, keep: int) -> None:
+        """Forget all but the newest `keep` changes."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Engine(Protocol):
     name: str
     where: str  # for messages: a file, or a database URL without its password
@@ -68,6 +91,14 @@ class Engine(Protocol):
         ...
 
     def tables(self, conn: Conn) -> set[str]: ...
+
+    def record_change(self, conn: Conn, writer: str) -> None:
+        """At the end of a write transaction: number it in the change feed, for the other instances."""
+        ...
+
+    def change_source(self, writer: str) -> ChangeSource | None:
+        """The feed of the other instances' changes (None: no other instance can share the store)."""
+        ...
 
     def ping(self) -> bool: ...
 
@@ -117,6 +148,12 @@ class SqliteEngine:
 
     def tables(self, conn: Conn) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def record_change(self, conn: Conn, writer: str) -> None:
+        pass  # a file is one instance's: nobody else reads the feed
+
+    def change_source(self, writer: str) -> ChangeSource | None:
+        return None
 
     def ping(self) -> bool:
         try:
@@ -204,6 +241,7 @@ class PostgresEngine:
             reconnect_timeout=RECONNECT_SPAN,
         )
         self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        self._url, self._options = url, options
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[Conn]:
@@ -235,6 +273,15 @@ class PostgresEngine:
         rows = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return {r[0] for r in rows}
 
+    def record_change(self, conn: Conn, writer: str) -> None:
+        # Numbered under the write lock, so in commit order; the NOTIFY is delivered at commit.
+        conn.execute("INSERT INTO changes (seq, writer, at) SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM changes",
+                     (writer, time.time()))
+        conn.execute(f"NOTIFY {CHANNEL}")
+
+    def change_source(self, writer: str) -> ChangeSource | None:
+        return _PgChangeSource(self._url, self._options, writer, self.where)
+
     def ping(self) -> bool:
         try:
             with self.transaction(write=False) as conn:
@@ -245,3 +292,61 @@ class PostgresEngine:
 
     def close(self) -> None:
         self._pool.close()
+
+
+# The channel every instance of every store LISTENs on: one per database (a schema's instances
+# ignore what they cannot see in their own `changes`).
+CHANNEL = "sdnapp_changes"
+
+
+class _PgChangeSource:
+    def __init__(self, url: str, options: str, writer: str, where: str) -> None:
+        self._url, self._options, self._writer, self._where = url, options, writer, where
+        self._conn: Any = None
+
+    def _failed(self, e: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"the store's database {self._where} is unavailable: {str(e).strip()}")
+
+    def open(self) -> None:
+        import psycopg
+
+        self.close()
+        try:
+            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT),
+                                         options=self._options)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as e:
+            raise self._failed(e) from None
+
+    def wait(self, timeout: float) -> bool:
+        import psycopg
+
+        try:
+            return any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error as e:
+            raise self._failed(e) from None
+
+    def since(self, seq: int) -> tuple[int, bool]:
+        import psycopg
+
+        try:
+            top, theirs = self._conn.execute(
+                "SELECT MAX(seq), MAX(CASE WHEN writer <> %s THEN seq END) FROM changes WHERE seq > %s",
+                (self._writer, seq),
+            ).fetchone()
+        except psycopg.Error as e:
+            raise self._failed(e) from None
+        return (seq if top is None else int(top)), theirs is not None
+
+    def prune(self, keep: int) -> None:
+        import psycopg
+
+        try:
+            self._conn.execute("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - %s", (keep,))
+        except psycopg.Error as e:
+            raise self._failed(e) from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

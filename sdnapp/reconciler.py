@@ -201,6 +201,12 @@ class Reconciler:
             if dpid != exclude:
                 self._schedule(dpid, Work(segments=set(segments)))
 
+    def desired_changed(self) -> None:
+        """Another instance changed the store (which networks, it does not say): every network is
+        recomputed on every connected switch, from the store read again, and only differences sent."""
+        for dpid in self.topology.connected():
+            self._schedule(dpid, Work(every=True))
+
     def _retry_later(self, dpid: int) -> None:
         t = threading.Timer(self.retry_delay, self._schedule, (dpid, Work(read_back=True)))
         t.daemon = True

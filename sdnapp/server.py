@@ -65,6 +65,7 @@ class Server:
         from topology.switches import Topology
 
         from .capabilities import CapabilityBook
+        from .changefeed import ChangeFeed
         from .desired import DesiredState
         from .discovery import Discovery
         from .metrics import Metrics
@@ -124,6 +125,8 @@ class Server:
             if c.topology.discovery
             else None
         )
+        source = self.store.change_feed()
+        self.feed = ChangeFeed(source, self.others_changed) if source is not None else None
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()
         tracer = Tracer(desired, self.topology, driver, self.tunnel_ends, c.topology.discovery,
@@ -144,6 +147,12 @@ class Server:
         # (power loss, a cut cable): three unanswered, two seconds apart.
         oscfg.CONF.set_override("echo_request_interval", 2.0)
         oscfg.CONF.set_override("maximum_unreplied_echo_requests", 3)
+
+    def others_changed(self) -> None:
+        """Another instance committed a write: what was read of the desired state is stale (the
+        reconciler's snapshot keys on store.writes), and the switches are brought in line with it."""
+        self.store.changed()
+        self.reconciler.desired_changed()
 
     def host_info(self, host: str) -> HostInfo | None:
         """A hypervisor's switch, by the name Nova gives it (switches[].host), with its bridge's
@@ -240,6 +249,8 @@ class Server:
         contexts["sdnapp_channels"] = self.channels
         contexts["sdnapp_discovery"] = self.discovery
         self.reconciler.start()
+        if self.feed is not None:
+            self.feed.start()
         self.remembered.start()
         if self.discovery is not None:
             self.discovery.start()
@@ -274,6 +285,8 @@ class Server:
             self.discovery.stop()
         for db in self.dbs.values():
             db.stop()
+        if self.feed is not None:
+            self.feed.stop()
         self.reconciler.stop()
         self.remembered.stop()
         if self.notifier is not None:

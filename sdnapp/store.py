@@ -16,6 +16,7 @@ import random
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -23,7 +24,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from topology.fabric import Link, LinkEnd
 from topology.switches import SwitchPort
 
-from .engines import Conn, StoreConflict, StoreError, StoreUnavailable, engine_for
+from .engines import ChangeSource, Conn, StoreConflict, StoreError, StoreUnavailable, engine_for
 from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
 from .model import AddressPair, Binding, FloatingAddress, Network, Port, Subnet, Vnic
@@ -181,6 +182,16 @@ CREATE INDEX external_addresses_tenant ON external_addresses(tenant_id);
                   "UPDATE bindings SET bound_at = rowid",
         "postgresql": "ALTER TABLE bindings ADD COLUMN bound_at DOUBLE PRECISION NOT NULL DEFAULT 0",
     },
+    # 6: the change feed of a shared store: one row per committed write, numbered in commit order (the
+    # writes are made one at a time), naming the instance that made it. The others read what is newer
+    # than what they saw (ChangeFeed); old rows are pruned.
+    """
+CREATE TABLE changes (
+    seq BIGINT PRIMARY KEY,
+    writer TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL
+);
+""",
 )
 SCHEMA_VERSION = len(_STEPS)
 
@@ -195,7 +206,11 @@ class Store:
         self.engine = self._engine.name
         self._metrics = metrics
         self._local = threading.local()  # the thread's open transaction: a read inside a write joins it
-        self.writes = 0  # committed write transactions: a reader's cache is fresh while this is unchanged
+        # Committed writes, this instance's and (on a shared store) the others' as the change feed finds
+        # them: a reader's cache of the desired state is fresh while this is unchanged.
+        self.writes = 0
+        self._writes_lock = threading.Lock()
+        self.instance = uuid.uuid4().hex  # who this process is in the change feed
         try:
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -260,7 +275,17 @@ class Store:
                 yield self._local.txn
             finally:
                 self._local.txn = outer
-        self.writes += 1
+            self._engine.record_change(db, self.instance)
+        self.changed()
+
+    def changed(self) -> None:
+        """A write was committed, here or (told by the change feed) by another instance."""
+        with self._writes_lock:
+            self.writes += 1
+
+    def change_feed(self) -> ChangeSource | None:
+        """Where other instances' writes are announced; None on an engine no other instance shares."""
+        return self._engine.change_source(self.instance)
 
     def retry(self, operation: Callable[[], _T]) -> _T:
         """Run `operation` (which makes its own transactions) until none of them conflicts, a few times.

@@ -114,6 +114,7 @@ class Reconciler:
         self._tunnel_ends: dict[int, TunnelEnd] = {}
         self._stats: dict[int, SwitchStats] = {}
         self._installed: dict[int, InstalledTable] = {}
+        self._in_line: dict[int, threading.Event] = {}  # set once a switch's first full job is done
         self._pending: dict[int, Work] = {}
         self._busy: set[int] = set()  # switches a worker is reconciling (one worker per switch at a time)
         self._stopping = False
@@ -136,6 +137,13 @@ class Reconciler:
             self._cond.notify_all()
         for t in self._threads:
             t.join(timeout=5)
+
+    def wait_in_line(self, dpid: int, timeout: float) -> bool:
+        """Wait until the switch has been reconciled once since this process started (False:
+        not within `timeout` seconds, e.g. it has not connected)."""
+        with self._cond:
+            event = self._in_line.setdefault(dpid, threading.Event())
+        return event.wait(timeout)
 
     # switch events (os-ken's event thread, link discovery): each one call ------
     def on_switch_up(self, dpid: int) -> None:
@@ -357,6 +365,7 @@ class Reconciler:
             # Progress of a (re)start: each switch says when it is in line, and how many are.
             with self._cond:
                 done, held = len(self._installed), len(table)
+                self._in_line.setdefault(dpid, threading.Event()).set()
             LOG.info("switch %016x reconciled after connecting, in %.2fs: %d of ours held, %d flow-mods sent, "
                      "%d ports confirmed; %d of %d connected switches reconciled", dpid, time.monotonic() - started,
                      held, len(d), len(confirmations), done, len(self.topology.connected()))

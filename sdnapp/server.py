@@ -18,6 +18,9 @@ from .core import HostInfo
 from .metrics import State as MetricsState
 
 LOG = logging.getLogger("sdnapp")
+# The longest a switch's database waits for the switch to be in line before it is read anyway
+# (a switch that does not connect over OpenFlow still gets its VNICs bound and tunnel repaired).
+OVSDB_HOLD_S = 5.0
 
 
 def _listening_ports() -> set[int]:
@@ -116,7 +119,9 @@ class Server:
             tunnel = None
             if c.isolation.driver == vxlan.DRIVER and sw.tunnel_ip:
                 tunnel = TunnelSpec(c.isolation.tunnel_port, sw.tunnel_ip, c.isolation.manage_tunnel_port)
-            self.dbs[sw.datapath_id] = SwitchDb(sw, tunnel, binder.on_vifs)
+            self.dbs[sw.datapath_id] = SwitchDb(
+                sw, tunnel, binder.on_vifs, hold=lambda dpid: self.reconciler.wait_in_line(dpid, OVSDB_HOLD_S)
+            )
         self.discovery = (
             Discovery(
                 self.topology, self.reconciler, self.channels.packet_out, desired.is_access_port,

@@ -93,10 +93,10 @@ def test_full_size_frames_cross_the_tunnel(sc: vx.VxlanScenario) -> None:
     assert vx.ping(sc, "vm1", sc.vms["vm2"].ip, count=2, size=1472)
 
 
-def test_bridges_limit_what_they_send_to_the_controller_and_retry_it_every_second(sc: vx.VxlanScenario) -> None:
+def test_bridges_limit_what_they_send_to_the_controller(sc: vx.VxlanScenario) -> None:
     for hv in sc.bed.hvs:
-        out = hv.vsctl("--columns=controller_rate_limit,controller_burst_limit,max_backoff", "list", "Controller")
-        assert "100" in out and "25" in out and "1000" in out, f"hv{hv.index}: {out}"
+        out = hv.vsctl("--columns=controller_rate_limit,controller_burst_limit", "list", "Controller")
+        assert "100" in out and "25" in out, f"hv{hv.index}: {out}"
 
 
 def test_tunnel_ports_are_reported_and_repaired(sc: vx.VxlanScenario) -> None:

@@ -235,6 +235,19 @@ def test_controller_restart_sends_nothing_and_confirms_ports(w: World) -> None:
     w2.store.close()
 
 
+def test_a_switch_is_in_line_once_its_first_full_job_is_done(w: World) -> None:
+    # What a switch's OVSDB session waits for before its first read (sdnapp.ovsdb.SwitchDb.hold).
+    w.attach(w.network(), MAC_A1, 1)
+    assert not w.rec.wait_in_line(DPID, 0.01)
+    waited: list[bool] = []
+    waiter = threading.Thread(target=lambda: waited.append(w.rec.wait_in_line(DPID, 10.0)))
+    waiter.start()
+    w.full()
+    waiter.join(10.0)
+    assert waited == [True]
+    assert w.rec.wait_in_line(DPID, 0.0) and not w.rec.wait_in_line(DPID + 1, 0.0)
+
+
 def test_full_sync_removes_stale_adds_missing_and_never_touches_foreign_flows(w: World) -> None:
     m = synced_world(
         w,

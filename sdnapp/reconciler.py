@@ -318,7 +318,7 @@ class Reconciler:
         installed: list[Flow] = []
         if every:
             desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if metered else None))
-            partitions = table.partitions() | {BASE_PARTITION} | set(states)
+            partitions = table.partitions() | {BASE_PARTITION} | self._segments_at(dpid, states)
         else:
             partitions = set(states)
         confirmations: list[tuple[int, Member, frozenset[int]]] = []
@@ -393,6 +393,26 @@ class Reconciler:
                 snap.add(self.status.now(), self.desired.segment_states(missing))
             return snap.as_of, {s: snap.states[s] for s in segments if s in snap.states}
 
+    def _segments_at(self, dpid: int, states: dict[int, SegmentState]) -> set[int]:
+        """Of every network's state, those whose flows switch `dpid` may need.
+
+        Where the driver's flows depend on the fabric, any network's traffic may cross
+        the switch: all of them. Otherwise only networks with a member bound on it, from
+        an index made once per snapshot: a full job on each of S switches visiting every
+        network made a restart of S switches cost S x networks (quadratic in a fleet).
+        """
+        if self.driver.uses_fabric:
+            return set(states)
+        with self._snapshot_lock:
+            snap = self._snapshot
+            if snap is not None and snap.complete and snap.states is states:
+                if snap.by_switch is None:
+                    snap.by_switch = _by_switch(states)
+                index = snap.by_switch
+            else:
+                index = _by_switch(states)
+        return set(index.get(dpid, ()))
+
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:
             st = self._stats.get(dpid, SwitchStats())
@@ -420,8 +440,17 @@ class _Snapshot:
     as_of: int = -1  # the status clock before the first read (the earliest: every part is at least that new)
     states: dict[int, SegmentState] = field(default_factory=dict)
     complete: bool = False  # every network was read
+    by_switch: dict[int, set[int]] | None = None  # once complete: per switch, networks with a member bound on it
 
     def add(self, as_of: int, states: dict[int, SegmentState], complete: bool = False) -> None:
         self.as_of = as_of if self.as_of < 0 else min(self.as_of, as_of)
         self.states.update(states)
         self.complete |= complete
+
+
+def _by_switch(states: dict[int, SegmentState]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for seg, state in states.items():
+        for m in state.members:
+            out.setdefault(m.datapath_id, set()).add(seg)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import pytest
 
 from flows import vlan
 from flows.diff import diff
-from flows.driver import Driver
+from flows.driver import Context, Driver
 from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
 from flows.pipeline import (
     CONTROLLER_METER,
@@ -32,6 +32,7 @@ from flows.pipeline import (
     cookie_for,
 )
 from flows.sim import FakeSwitch, Packet
+from flows.state import Member
 from sdnapp import ofapp
 from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
@@ -788,3 +789,37 @@ def test_a_fabric_change_recomputes_nothing_where_the_flows_do_not_depend_on_it(
         with w.rec._cond:
             assert w.rec._pending == expect, driver
         w.store.close()
+
+
+def test_a_full_job_under_vxlan_computes_only_the_networks_with_a_member_on_the_switch(tmp_path: Path) -> None:
+    from flows.vxlan import VxlanDriver
+
+    class Counting(VxlanDriver):
+        def __init__(self) -> None:
+            self.asked: list[tuple[int, int]] = []
+
+        def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
+            self.asked.append((segment_id, dpid))
+            return super().segment_flows(segment_id, members, dpid, ctx)
+
+    driver = Counting()
+    w = make_world(str(tmp_path / "s.db"), FakeSwitch(1, PORTS), FakeSwitch(2, PORTS), driver=driver)
+    a, b, c = w.network(), w.network(), w.network()
+    a1 = w.attach(a, MAC_A1, 1, dpid=1)
+    w.attach(b, MAC_B1, 1, dpid=2)
+    w.attach(c, MAC_A2, 2, dpid=1)
+    w.attach(c, MAC_B2, 2, dpid=2)
+    w.full(2)
+    w.full(1)
+    assert sorted(s for s, d in driver.asked if d == 1) == sorted([a.segment_id, c.segment_id])
+    assert sorted(s for s, d in driver.asked if d == 2) == sorted([b.segment_id, c.segment_id])
+    flows_1 = {f for f in ours(w.channel.switches[1])}
+    expected = set(base_flows())
+    for seg, state in w.desired_state.segment_states().items():
+        expected.update(VxlanDriver().segment_flows(seg, state.members, 1, Context(w.topo.fabric())))
+    assert flows_1 == expected  # nothing missing for the networks it skipped
+    # A network that leaves the switch is still taken off it by the next full job.
+    w.svc.unplug_vnic(ADMIN, a1.vnic.id)
+    w.full(1)
+    assert not any(cookie_for(a.segment_id) == f.cookie for f in ours(w.channel.switches[1]))
+    w.store.close()

@@ -167,6 +167,7 @@ def _components(routes: tuple[Route, ...]) -> Doc:
     built["PortResponse"] = wrap("port", ref("Port"))
     built["NetworksResponse"] = list_of("networks", "Network")
     built["NetworkResponse"] = wrap("network", ref("Network"))
+    built["NetworkCreatedResponse"] = {"oneOf": [ref("NetworkResponse"), ref("NetworksResponse")]}
     built["AttachmentResponse"] = wrap("attachment", ref("Attachment"))
     built["FloatingAddressesResponse"] = list_of("floating_addresses", "FloatingAddress")
     built["FloatingAddressResponse"] = wrap("floating_address", ref("FloatingAddress"))

@@ -191,6 +191,14 @@ def _class_name(cls: type[Exception]) -> str:
 def schema_message(e: jsonschema.ValidationError) -> str:
     """v1's words for what a request body's schema found wrong."""
     where = "/".join(str(p) for p in e.absolute_path) or "body"
+    if e.validator == "oneOf" and where == "body" and e.context:
+        # A body of none of several shapes (one network or many): what is wrong with it
+        # as the shape it came closest to (fewest errors; the first shape on a tie).
+        by_shape: dict[int, list[jsonschema.ValidationError]] = {}
+        for sub in e.context:
+            by_shape.setdefault(int(sub.schema_path[0]), []).append(sub)
+        closest = min(by_shape.values(), key=len)
+        return schema_message(min(closest, key=lambda s: list(map(str, s.absolute_path))))
     if e.validator == "additionalProperties":
         msg = e.message.replace("were unexpected", "are not allowed").replace("was unexpected", "is not allowed")
         return f"{where}: {msg}"

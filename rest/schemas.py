@@ -28,15 +28,17 @@ _VNIC_FIELDS: Schema = {
     "additionalProperties": False,
 }
 VNIC_CREATE = _wrapped("vnic", _VNIC_FIELDS)
-NETWORK_CREATE = _wrapped(
-    "network",
-    {
-        "type": "object",
-        "properties": {"name": _NAME, "address_prefix": {"type": ["string", "null"], "maxLength": 18},
-                       "nat": {"type": "boolean"}},
-        "additionalProperties": False,
-    },
-)
+_NETWORK_FIELDS: Schema = {
+    "type": "object",
+    "properties": {"name": _NAME, "address_prefix": {"type": ["string", "null"], "maxLength": 18},
+                   "nat": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+# One network, or many in one call (all or none), as Neutron's bulk create.
+NETWORK_CREATE: Schema = {"oneOf": [
+    _wrapped("network", _NETWORK_FIELDS),
+    _wrapped("networks", {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": _NETWORK_FIELDS}),
+]}
 _FLOATING_FIELDS: Schema = {
     "type": "object",
     "properties": {"port_id": {"type": ["string", "null"], "maxLength": 64}},

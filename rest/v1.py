@@ -9,7 +9,7 @@ from typing import Any
 from webob import Request
 
 from sdnapp import errors
-from sdnapp.service import BindingRequest, PluggedPortRequest
+from sdnapp.service import BindingRequest, NetworkRequest, PluggedPortRequest
 from sdnapp.trace import Frame
 
 from . import faults, schemas, static, views
@@ -190,6 +190,11 @@ def list_networks(c: Call) -> Body:
 
 
 def create_network(c: Call) -> Body:
+    if "networks" in c.body:
+        made = c.svc.create_v1_networks(c.caller, [
+            NetworkRequest(b.get("name", ""), b.get("address_prefix"), b.get("nat")) for b in c.body["networks"]
+        ])
+        return {"networks": [views.network(n, c.caller) for n in made]}
     b = c.body["network"]
     n = c.svc.create_network(c.caller, b.get("name", ""), b.get("address_prefix"), b.get("nat"))
     return {"network": views.network(n, c.caller)}
@@ -333,13 +338,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/networks", list_networks, "networks", "List networks",
           Ok(200, "NetworksResponse", "The caller's networks (an admin's: all, or one project's)"),
           (errors.ExtensionNotFound,), query=(TENANT,), description=NET_EXT),
-    Route("POST", "/v1/networks", create_network, "networks", "Create a network",
-          Ok(201, "NetworkResponse", "The new network"),
+    Route("POST", "/v1/networks", create_network, "networks", "Create a network, or many at once",
+          Ok(201, "NetworkCreatedResponse", "The new network; or, given `networks`, the new networks in the "
+             "order asked"),
           (errors.ExtensionNotFound, errors.SegmentPoolExhausted, errors.OverQuota, errors.ExternalPoolExhausted),
           NETWORK_CREATE,
           description=f"{NET_EXT} The new network takes a segment (VLAN id or VNI) from the configured pool. "
           f"{NAT_EXT} `nat` defaults to true when the extension is offered and a prefix is given; a NATed "
-          "network takes an external address from the configured pool."),
+          "network takes an external address from the configured pool. With `networks` (1 to 1,000 of the "
+          "same objects) every network is made or none (one transaction); a bad item's error names its index."),
     Route("GET", "/v1/networks/{network_id}", show_network, "networks", "Show a network",
           Ok(200, "NetworkResponse", "The network; segment is shown to admins only"), NET_NOT_FOUND),
     Route("DELETE", "/v1/networks/{network_id}", destroy_network, "networks", "Destroy a network and its ports",

@@ -69,6 +69,15 @@ class BindingRequest:
 
 
 @dataclass(frozen=True)
+class NetworkRequest:
+    """One network as v1 asks for it: a name, an IPv4 prefix (its subnet), NATed or not (None: the default)."""
+
+    name: str = ""
+    address_prefix: str | None = None
+    nat: bool | None = None
+
+
+@dataclass(frozen=True)
 class PluggedPortRequest:
     """One item of a bulk call: a port in a network with a new VNIC plugged into it, bound where given."""
 
@@ -90,27 +99,47 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
         return EXTENSIONS[alias]
 
     # networks -----------------------------------------------------------
-    @retried
     def create_network(
         self, caller: Caller, name: str = "", address_prefix: str | None = None, nat: bool | None = None
     ) -> Network:
         """A network; with `nat` (by default whenever the extension is offered and a prefix given), NATed:
         it gets an external address from the pool."""
+        return self._create_v1_networks(caller, [NetworkRequest(name, address_prefix, nat)], what=None)[0]
+
+    def create_v1_networks(self, caller: Caller, items: list[NetworkRequest]) -> list[Network]:
+        """Networks as create_network makes them, every one or none (one transaction). A bad item's
+        error names its index."""
+        if not 1 <= len(items) <= MAX_BULK:
+            raise errors.BadRequest(f"give 1 to {MAX_BULK} networks, not {len(items)}")
+        return self._create_v1_networks(caller, items, what="networks")
+
+    @retried
+    def _create_v1_networks(self, caller: Caller, items: list[NetworkRequest], what: str | None) -> list[Network]:
         self._require_extension("networks")
-        name = validate.name(name)
-        prefix = validate.ipv4_prefix(address_prefix) if address_prefix is not None else None
-        nat = self._nat_choice(nat, prefix)
+
+        def checked(it: NetworkRequest) -> tuple[str, str | None, bool]:
+            prefix = validate.ipv4_prefix(it.address_prefix) if it.address_prefix is not None else None
+            return validate.name(it.name), prefix, self._nat_choice(it.nat, prefix)
+
+        asked = [_at(i, what, checked, it) for i, it in enumerate(items)]
         with self.store.write() as tx:
-            n = self._new_network(tx, caller, NetworkSpec(name=name), nat=nat)
-            if prefix is not None:
-                self._new_subnet(tx, caller, SubnetSpec(n.id, prefix))
-            if nat:
-                self._make_nat(tx, n)
-            self._check_quota(tx, [(n.tenant_id, "network")] + ([(n.tenant_id, "subnet")] if prefix else []))
-            made = tx.network(n.id)
-        assert made is not None
-        LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, n.segment_id)
-        return made
+            ids: list[str] = []
+            quota: list[tuple[str, str]] = []
+            for i, (name, prefix, nat) in enumerate(asked):
+                n = _at(i, what, self._new_network, tx, caller, NetworkSpec(name=name), nat)
+                if prefix is not None:
+                    _at(i, what, self._new_subnet, tx, caller, SubnetSpec(n.id, prefix))
+                    quota.append((n.tenant_id, "subnet"))
+                if nat:
+                    _at(i, what, self._make_nat, tx, n)
+                quota.append((n.tenant_id, "network"))
+                ids.append(n.id)
+            self._check_quota(tx, quota)
+            made = tx.networks(None, ids=ids)
+        by_id = {n.id: n for n in made}
+        for n in made:
+            LOG.info("network %s created for %s with %s %d", n.id, n.tenant_id, n.segment_type, n.segment_id)
+        return [by_id[i] for i in ids]
 
     def list_networks(
         self, caller: Caller, tenant_filter: str | None = None, *, ids: list[str] | None = None
@@ -289,11 +318,11 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
             raise errors.BadRequest(f"give 1 to {MAX_BULK} plugged ports, not {len(items)}")
         if any(it.binding is not None for it in items):
             self._require_admin(caller)
-        checked = [_at(i, self._checked_item, it) for i, it in enumerate(items)]
+        checked = [_at(i, "plugged_ports", self._checked_item, it) for i, it in enumerate(items)]
         made: list[tuple[Port, Vnic]] = []
         with self.store.write() as tx:
             first = {nid: i for i, (nid, *_) in reversed(list(enumerate(checked)))}
-            networks = {nid: _at(i, self._network, tx, caller, nid) for nid, i in first.items()}
+            networks = {nid: _at(i, "plugged_ports", self._network, tx, caller, nid) for nid, i in first.items()}
             allocators: dict[str, ipam.Allocator] = {}
             macs: set[str] = set()  # the MACs this call hands out: unique per project, so in it too
             in_network: set[tuple[str, str]] = set()
@@ -303,10 +332,11 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
                 if mac is None:
                     mac = self._random_mac(tx, taken=macs)
                 elif mac in macs or tx.mac_in_use(mac, caller.project_id):
-                    raise _item(i, errors.MacAddressInUse(
+                    raise _plugged(i, errors.MacAddressInUse(
                         f"mac_address {mac} is already used by a VNIC of this project"))
                 if (nid, mac) in in_network or tx.mac_in_network(mac, nid) is not None:
-                    raise _item(i, errors.MacAddressInUse(f"network {nid} already has a VNIC with mac_address {mac}"))
+                    raise _plugged(i, errors.MacAddressInUse(
+                        f"network {nid} already has a VNIC with mac_address {mac}"))
                 macs.add(mac)
                 in_network.add((nid, mac))
                 binding = None
@@ -317,10 +347,10 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
                     holder = tx.binding_holder(dpid, check_no, check_name)
                     if holder is not None or here & claims:
                         where = f"{validate.format_dpid(dpid)}/{binding.port_name or binding.port_no}"
-                        raise _item(i, errors.BindingInUse(f"switch port {where} is bound to another vnic"))
+                        raise _plugged(i, errors.BindingInUse(f"switch port {where} is bound to another vnic"))
                     claims |= here
                 allocator = self._allocator(tx, tx.subnet_of(nid) if n.address_prefix else None, allocators)
-                ip = _at(i, allocator.take, f"network {nid}") if allocator is not None else None
+                ip = _at(i, "plugged_ports", allocator.take, f"network {nid}") if allocator is not None else None
                 port_id, vnic_id = new_id(), new_id()
                 made.append((Port(port_id, n.tenant_id, nid, name, ip, vnic_id, mac, port_security=n.port_security,
                                   revision=1),
@@ -421,13 +451,15 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
 _T = TypeVar("_T")
 
 
-def _at(index: int, fn: Callable[..., _T], *args: object) -> _T:
-    """`fn(*args)`, its error naming the bulk item it is about."""
+def _at(index: int, what: str | None, fn: Callable[..., _T], *args: object) -> _T:
+    """`fn(*args)`, its error naming the item `what[index]` of a bulk call it is about (None: not a bulk call)."""
     try:
         return fn(*args)
     except errors.ServiceError as e:
-        raise _item(index, e) from None
+        if what is None:
+            raise
+        raise type(e)(f"{what}[{index}]: {e}") from None
 
 
-def _item(index: int, e: errors.ServiceError) -> errors.ServiceError:
+def _plugged(index: int, e: errors.ServiceError) -> errors.ServiceError:
     return type(e)(f"plugged_ports[{index}]: {e}")

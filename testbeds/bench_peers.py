@@ -141,9 +141,19 @@ class SdnappPeer:
         tenants = [admin.as_project(f"t{k}") for k in range(TENANTS)]
         t0 = time.monotonic()
         self.networks = []
-        for n in range(lay.networks):
-            c = tenants[n % TENANTS]
-            self.networks.append((c, c.create_network(f"n{n}")["id"]))
+        if self.batch == 1:
+            for n in range(lay.networks):
+                c = tenants[n % TENANTS]
+                self.networks.append((c, c.create_network(f"n{n}")["id"]))
+        else:  # each tenant's networks in calls of up to `batch` (POST /v1/networks with `networks`)
+            ids: dict[int, str] = {}
+            for k, c in enumerate(tenants):
+                mine = list(range(k, lay.networks, TENANTS))
+                for first in range(0, len(mine), self.batch):
+                    chunk = mine[first:first + self.batch]
+                    made = c.create_networks([f"n{n}" for n in chunk])
+                    ids.update((n, m["id"]) for n, m in zip(chunk, made, strict=True))
+            self.networks = [(tenants[n % TENANTS], ids[n]) for n in range(lay.networks)]
 
         def one(i: int) -> None:
             c, net = self.networks[lay.network_of(i)]
@@ -170,7 +180,9 @@ class SdnappPeer:
                 calls = len(starts)
         api = time.monotonic() - t0
         self._wait_all_active(lay.ports, timeout=600)
-        return Bulk(api, time.monotonic() - t0, lay.networks + calls)
+        network_calls = lay.networks if self.batch == 1 else sum(
+            -(-len(range(k, lay.networks, TENANTS)) // self.batch) for k in range(len(tenants)))
+        return Bulk(api, time.monotonic() - t0, network_calls + calls)
 
     def _wait_all_active(self, n: int, timeout: float) -> None:
         admin = self._admin()

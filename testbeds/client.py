@@ -40,6 +40,10 @@ class Client(ApiClient):
             body["address_prefix"] = address_prefix
         return self._ok("POST", "/v1/networks", {"network": body})["network"]
 
+    def create_networks(self, names: list[str]) -> list[dict[str, Any]]:
+        """POST /v1/networks with `networks`: many networks in one call (all or none)."""
+        return list(self._ok("POST", "/v1/networks", {"networks": [{"name": n} for n in names]})["networks"])
+
     def create_port(self, network_id: str, name: str = "") -> dict[str, Any]:
         return self._ok("POST", f"/v1/networks/{network_id}/ports", {"port": {"name": name}})["port"]
 

@@ -38,6 +38,10 @@ class InstalledTable:
     def partition(self, part: int) -> list[Flow]:
         return [self._flows[k] for k in self._parts.get(part, ())]
 
+    def holds(self, part: int) -> bool:
+        """Whether any flow of this partition is installed."""
+        return bool(self._parts.get(part))
+
     def partitions(self) -> set[int]:
         return {p for p, keys in self._parts.items() if keys}
 

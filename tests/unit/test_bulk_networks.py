@@ -42,7 +42,7 @@ def test_a_bad_item_changes_nothing_and_is_named(make_world: WorldFactory) -> No
     t = w.client
     t.network(name="there")
     before = w.snapshot()
-    cases = [
+    cases: list[tuple[tuple[dict[str, Any], ...], int, str, str]] = [
         (({"name": "ok"}, {"address_prefix": "10.0.0.1/24"}), 400, "BadRequest", "networks[1]"),
         (({"name": "ok"}, {"address_prefix": "nope"}), 400, "BadRequest", "networks[1]"),
         (({"name": "ok"}, {"name": "x" * 300}), 400, "BadRequest", "networks/1/name"),

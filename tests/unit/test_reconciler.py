@@ -823,3 +823,44 @@ def test_a_full_job_under_vxlan_computes_only_the_networks_with_a_member_on_the_
     w.full(1)
     assert not any(cookie_for(a.segment_id) == f.cookie for f in ours(w.channel.switches[1]))
     w.store.close()
+
+
+def test_a_change_under_vxlan_is_sent_only_to_the_switches_of_its_network(tmp_path: Path) -> None:
+    from flows.vxlan import VxlanDriver
+
+    w = make_world(str(tmp_path / "s.db"), *(FakeSwitch(d, PORTS) for d in (1, 2, 3)), wired=True,
+                   driver=VxlanDriver())
+    for d in (1, 2, 3):
+        w.full(d)
+    a = w.network()
+    a1 = w.attach(a, MAC_A1, 1, dpid=1)
+
+    def pending() -> set[int]:
+        with w.rec._cond:
+            out = set(w.rec._pending)
+            w.rec._pending.clear()
+        return out
+
+    assert pending() == {1}  # only switch 1 has a member of a
+    for d in (1, 2, 3):
+        w.full(d)
+    w.attach(a, MAC_A2, 2, dpid=2)
+    assert pending() == {1, 2}
+    for d in (1, 2, 3):
+        w.full(d)
+    w.svc.unplug_vnic(ADMIN, a1.vnic.id)  # switch 1 holds a's flows: it must take them away
+    assert pending() == {1, 2}
+    w.full(1)
+    assert not any(f.cookie == cookie_for(a.segment_id) for f in ours(w.channel.switches[1]))
+    w.store.close()
+
+
+def test_a_change_under_vlan_is_sent_to_every_switch(tmp_path: Path) -> None:
+    w = make_world(str(tmp_path / "s.db"), *(FakeSwitch(d, PORTS) for d in (1, 2, 3)), wired=True)
+    for d in (1, 2, 3):
+        w.full(d)
+    with w.rec._cond:
+        w.rec._pending.clear()
+    w.attach(w.network(), MAC_A1, 1, dpid=1)
+    with w.rec._cond:
+        assert set(w.rec._pending) == {1, 2, 3}  # its traffic may cross any switch of the fabric

@@ -22,10 +22,12 @@ class TunnelEnd:
 
 @dataclass(frozen=True)
 class Context:
-    """What a driver may know besides the network: the fabric's links and the hypervisors' tunnel ends."""
+    """What a driver may know besides the network: the fabric's links, the hypervisors' tunnel ends, and
+    the switch's DHCP meter."""
 
     fabric: Fabric
     tunnels: Mapping[int, TunnelEnd] = field(default_factory=dict)
+    dhcp_meter: int | None = None  # the meter DHCP to the controller passes, on a switch that has meters
 
 
 class Driver(Protocol):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 
-from .model import OFPP_CONTROLLER, OFPVID_NONE, OFPVID_PRESENT, Flow, Output, PopVlan, SetField
+from .model import OFPP_CONTROLLER, OFPP_IN_PORT, OFPVID_NONE, OFPVID_PRESENT, Flow, Output, PopVlan, SetField
 from .pipeline import (
     ETH_ARP,
     ETH_IPV4,
     PRIO_FLOOD,
+    PRIO_GATEWAY,
     PRIO_GUARD,
     PRIO_LLDP,
     PRIO_MISS,
@@ -27,7 +28,8 @@ from .state import Member
 
 
 def role(f: Flow) -> str:
-    """The flow's part in the pipeline: lldp, miss, guard, admit, trunk, deliver, forward, tunnel, flood, other."""
+    """The flow's part in the pipeline: lldp, miss, guard, gateway, dhcp, admit, trunk, deliver, forward, tunnel,
+    flood, other."""
     m = dict(f.match)
     if f.priority == PRIO_LLDP:
         return "lldp"
@@ -36,6 +38,8 @@ def role(f: Flow) -> str:
     if f.table == TABLE_INGRESS:
         if f.priority == PRIO_GUARD:
             return "guard"
+        if f.priority == PRIO_GATEWAY:
+            return "dhcp" if Output(OFPP_CONTROLLER) in f.actions else "gateway"
         if f.goto == TABLE_FORWARD and ("eth_src" in m or m.get("vlan_vid") == OFPVID_NONE):
             return "admit"  # a VNIC's own frames, or (no eth_src) anything untagged from a port without port security
         if f.goto == TABLE_FORWARD:
@@ -93,7 +97,7 @@ def _outputs(f: Flow) -> tuple[list[int], list[int], list[str]]:
         elif isinstance(a, SetField) and a.name == "tun_ipv4_dst":
             tunnels.append(str(a.value))
             into_tunnel = True
-        elif isinstance(a, Output) and a.port != OFPP_CONTROLLER:
+        elif isinstance(a, Output) and a.port not in (OFPP_CONTROLLER, OFPP_IN_PORT):
             if into_tunnel:
                 into_tunnel = False
             else:
@@ -113,6 +117,13 @@ def explain(f: Flow) -> str:
                 else "drop what no network's flow claims")
     if r == "guard":
         return f"drop DHCP server answers from port {m.get('in_port')}: a VM may not answer as a DHCP server"
+    if r == "gateway":
+        what = "ARP" if m.get("eth_type") == ETH_ARP else "ping"
+        gateway = m.get("arp_tpa", m.get("ipv4_dst"))
+        return f"answer {what} for the gateway {gateway} from {m.get('eth_src')} back on port {m.get('in_port')}"
+    if r == "dhcp":
+        through = f" (through meter {f.meter})" if f.meter is not None else ""
+        return f"DHCP from {m.get('eth_src')} on port {m.get('in_port')} to the controller{through}, which answers it"
     if r == "admit":
         what = "frames"
         if m.get("eth_type") == ETH_IPV4 and m.get("ipv4_src") == "0.0.0.0":

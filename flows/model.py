@@ -18,6 +18,14 @@ OFPVID_PRESENT = 0x1000
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN = 0x8100
 OFPP_CONTROLLER = 0xFFFFFFFD
+OFPP_IN_PORT = 0xFFFFFFF8  # back out of the port the frame came in on (answers made on the switch)
+
+# The MAC address of every network's gateway (its subnet's gateway_ip): one constant, locally
+# administered (02:), as OVN gives one MAC to a router port; 5d:4e as the cookie mark. Networks
+# are apart by their segment, so sharing it is safe. The switch answers ARP for the gateway with
+# it (flows.pipeline), sdnapp's DHCP answers come from it, and frames sent to it are the ones
+# routing takes (the nat extension). No VNIC may have it (sdnapp.validate.vnic_mac).
+GATEWAY_MAC = "02:5d:4e:00:00:01"
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -11,11 +11,25 @@ from __future__ import annotations
 
 import ipaddress
 
-from .model import OFPP_CONTROLLER, OFPVID_NONE, Action, Flow, MatchValue, Output, match
+from .model import (
+    GATEWAY_MAC,
+    OFPP_CONTROLLER,
+    OFPP_IN_PORT,
+    OFPVID_NONE,
+    Action,
+    Flow,
+    MatchValue,
+    Output,
+    SetField,
+    match,
+)
 from .state import Member
 
 ETH_IPV4 = 0x0800
 ETH_ARP = 0x0806
+ARP_REQUEST, ARP_REPLY = 1, 2
+IPPROTO_ICMP = 1
+ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
 IPPROTO_UDP = 17
 DHCP_SERVER, DHCP_CLIENT = 67, 68
 
@@ -31,6 +45,8 @@ PRIO_PAIR = 60
 PRIO_ACCESS = 100
 PRIO_TRUNK = 100
 PRIO_UNICAST = 100
+# The gateway's answers and DHCP to the controller: above the admissions they take frames from.
+PRIO_GATEWAY = 110
 PRIO_GUARD = 120
 PRIO_LLDP = 1000
 
@@ -81,6 +97,12 @@ CONTROLLER_METER = 1  # the meter that limits what any switch sends to the contr
 # the only one on a switch without meters).
 CONTROLLER_RATE_PPS = 100
 CONTROLLER_BURST = 25
+# DHCP to the controller passes a meter of its own: a VM flooding DHCP fills that one, never
+# LLDP's (losing LLDP would drop links). One per switch, shared by its VNICs: sdnapp answers
+# at most this many DHCP packets a second from one switch.
+DHCP_METER = 2
+DHCP_RATE_PPS = 50
+DHCP_BURST = 20
 
 
 def base_flows(lldp: bool = False, meter: int | None = None) -> list[Flow]:
@@ -127,7 +149,7 @@ def _pair_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow]
     return flows
 
 
-def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow]:
+def access_flows(m: Member, admit: tuple[Action, ...], cookie: int, dhcp_meter: int | None = None) -> list[Flow]:
     """Table 0 for one VNIC's access port: what it may send, and `admit` (the driver's actions) for it.
 
     Only untagged frames with the VNIC's own source MAC. Where the port has an
@@ -135,11 +157,15 @@ def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow
     DHCP requests from 0.0.0.0; nothing else (IPv6 included). Never frames from
     a DHCP server port: a VM cannot answer as a DHCP server. Allowed address
     pairs add their own admissions. A port without port security sends any
-    untagged frame, as anything.
+    untagged frame, as anything. The gateway's answers and DHCP to the
+    controller come first (`gateway_flows`); where DHCP goes to the controller
+    it is not admitted into the network.
     """
     if not m.port_security:
-        return [Flow(TABLE_INGRESS, PRIO_ACCESS, match(in_port=m.port_no, vlan_vid=OFPVID_NONE), admit,
-                     goto=TABLE_FORWARD, cookie=cookie)]
+        return gateway_flows(m, cookie, dhcp_meter) + [
+            Flow(TABLE_INGRESS, PRIO_ACCESS, match(in_port=m.port_no, vlan_vid=OFPVID_NONE), admit,
+                 goto=TABLE_FORWARD, cookie=cookie)
+        ]
     base: dict[str, MatchValue] = {"in_port": m.port_no, "eth_src": m.mac, "vlan_vid": OFPVID_NONE}
     if m.ip is None:
         matches = [match(**base)]
@@ -147,10 +173,12 @@ def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow
         matches = [
             match(**base, eth_type=ETH_IPV4, ipv4_src=m.ip),
             match(**base, eth_type=ETH_ARP, arp_spa=m.ip, arp_sha=m.mac),
-            match(**base, eth_type=ETH_IPV4, ipv4_src="0.0.0.0", ip_proto=IPPROTO_UDP, udp_src=DHCP_CLIENT,
-                  udp_dst=DHCP_SERVER),
         ]
-    flows = [Flow(TABLE_INGRESS, PRIO_ACCESS, mt, admit, goto=TABLE_FORWARD, cookie=cookie) for mt in matches]
+        if not _serves_dhcp(m):
+            matches.append(match(**base, eth_type=ETH_IPV4, ipv4_src="0.0.0.0", ip_proto=IPPROTO_UDP,
+                                 udp_src=DHCP_CLIENT, udp_dst=DHCP_SERVER))
+    flows = gateway_flows(m, cookie, dhcp_meter)
+    flows += [Flow(TABLE_INGRESS, PRIO_ACCESS, mt, admit, goto=TABLE_FORWARD, cookie=cookie) for mt in matches]
     flows += _pair_flows(m, admit, cookie)
     flows.append(
         Flow(
@@ -160,4 +188,57 @@ def access_flows(m: Member, admit: tuple[Action, ...], cookie: int) -> list[Flow
             cookie=cookie,
         )
     )
+    return flows
+
+
+def _serves_dhcp(m: Member) -> bool:
+    """Whether the VNIC's DHCP goes to the controller: its network serves DHCP, and the port has an
+    address to give and a gateway whose address the answers come from."""
+    return m.dhcp and m.ip is not None and m.gateway is not None
+
+
+def gateway_flows(m: Member, cookie: int, dhcp_meter: int | None = None) -> list[Flow]:
+    """Table 0 on the VNIC's port: the switch answers ARP and ping for the network's gateway, and
+    DHCP goes to the controller (through `dhcp_meter`, where the switch has meters).
+
+    Each answer is the request rewritten in place and sent back out of its port, with set_field
+    only (any OpenFlow 1.3 switch can): a flow per VNIC matches the VNIC's own MAC and address,
+    so every field of the answer is a constant (as Neutron's ARP responder and OVN's router port
+    answer, without the NXM moves that would need Open vSwitch). A request that is not from the
+    VNIC's own MAC and address gets no answer. A ping is answered with its own identifier,
+    sequence and payload: the switch fixes the ICMP checksum when it rewrites the type.
+    """
+    if m.ip is None or m.gateway is None:
+        return []
+    port: dict[str, MatchValue] = {"in_port": m.port_no, "eth_src": m.mac, "vlan_vid": OFPVID_NONE}
+    back_to_vm = (SetField("eth_dst", m.mac), SetField("eth_src", GATEWAY_MAC))
+    flows = [
+        Flow(
+            TABLE_INGRESS, PRIO_GATEWAY,
+            match(**port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_spa=m.ip, arp_sha=m.mac, arp_tpa=m.gateway),
+            back_to_vm + (
+                SetField("arp_op", ARP_REPLY), SetField("arp_sha", GATEWAY_MAC), SetField("arp_spa", m.gateway),
+                SetField("arp_tha", m.mac), SetField("arp_tpa", m.ip), Output(OFPP_IN_PORT),
+            ),
+            cookie=cookie,
+        ),
+        Flow(
+            TABLE_INGRESS, PRIO_GATEWAY,
+            match(**port, eth_type=ETH_IPV4, ipv4_src=m.ip, ipv4_dst=m.gateway, ip_proto=IPPROTO_ICMP,
+                  icmpv4_type=ICMP_ECHO_REQUEST),
+            back_to_vm + (
+                SetField("ipv4_src", m.gateway), SetField("ipv4_dst", m.ip),
+                SetField("icmpv4_type", ICMP_ECHO_REPLY), Output(OFPP_IN_PORT),
+            ),
+            cookie=cookie,
+        ),
+    ]
+    if _serves_dhcp(m):
+        # From 0.0.0.0 (DISCOVER, REQUEST) or the port's address (renewal, INFORM, RELEASE): the
+        # controller checks the rest.
+        flows.append(Flow(
+            TABLE_INGRESS, PRIO_GATEWAY,
+            match(**port, eth_type=ETH_IPV4, ip_proto=IPPROTO_UDP, udp_src=DHCP_CLIENT, udp_dst=DHCP_SERVER),
+            (Output(OFPP_CONTROLLER),), cookie=cookie, meter=dhcp_meter,
+        ))
     return flows

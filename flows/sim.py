@@ -7,7 +7,9 @@ Enough of the spec to run frames through the tables this application compiles
 and see where they come out: multi-table lookup, priorities, the match fields
 the pipeline uses (masked or not), apply-actions in order, goto. Tunnel
 metadata (tunnel_id, and OVS's tun_ipv4_src/tun_ipv4_dst) rides with the
-packet between tables as on Open vSwitch; what links and tunnels do with what a
+packet between tables as on Open vSwitch; set_field rewrites header fields in
+place (the switch's own ARP and ping answers), and output to IN_PORT sends a
+frame back where it came from; what links and tunnels do with what a
 switch emits is `flows.trace`'s business. Anything the
 pipeline should never produce (overlapping flows of equal priority, a second
 VLAN tag, goto backwards, output to a port the switch lacks) raises, because a
@@ -19,11 +21,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from .diff import FlowDiff
 from .model import (
     OFPP_CONTROLLER,
+    OFPP_IN_PORT,
     OFPVID_NONE,
     OFPVID_PRESENT,
     Action,
@@ -37,19 +40,22 @@ from .model import (
 )
 
 FlowModKind = Literal["add", "modify", "delete"]
-OFPP_IN_PORT = 0xFFFFFFF8  # never in the pipeline; the simulator knows it so tests can show it would loop
 FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
 
-_MAC_FIELDS = frozenset({"eth_src", "eth_dst", "arp_sha"})
+_MAC_FIELDS = frozenset({"eth_src", "eth_dst", "arp_sha", "arp_tha"})
 _IPV4_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa", "tun_ipv4_src", "tun_ipv4_dst"})
 # OXM prerequisites: a flow matching these fields without the eth_type is rejected.
 _PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa": 0x0806, "arp_sha": 0x0806,
-           "ip_proto": 0x0800}
-_PROTO_PREREQ = {"udp_src": 17, "udp_dst": 17}
+           "arp_tha": 0x0806, "arp_op": 0x0806, "ip_proto": 0x0800}
+_PROTO_PREREQ = {"udp_src": 17, "udp_dst": 17, "icmpv4_type": 1}
 _KNOWN_FIELDS = (
-    frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id", "ip_proto", "udp_src", "udp_dst"})
+    frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id", "ip_proto", "udp_src", "udp_dst", "arp_op",
+               "icmpv4_type"})
     | _MAC_FIELDS | _IPV4_FIELDS
 )
+# Fields a set_field may rewrite in place (an answer made on the switch), besides the VLAN and tunnel ones.
+_REWRITABLE = frozenset({"eth_src", "eth_dst", "arp_op", "arp_sha", "arp_spa", "arp_tha", "arp_tpa", "ipv4_src",
+                         "ipv4_dst", "icmpv4_type"})
 TUNNEL_ID_MAX = (1 << 64) - 1
 
 
@@ -65,9 +71,12 @@ class Packet:
     arp_spa: str | None = None
     arp_tpa: str | None = None
     arp_sha: str | None = None
+    arp_op: int | None = None  # 1 request, 2 reply
+    arp_tha: str | None = None
     ip_proto: int | None = None
     udp_src: int | None = None
     udp_dst: int | None = None
+    icmpv4_type: int | None = None  # 8 echo request, 0 echo reply
     tunnel_id: int = 0  # 0 unless a tunnel delivered it or a flow set it (as OVS's tun_id)
     tun_ipv4_src: str | None = None  # outer source address, for a frame that came out of a tunnel
     tun_ipv4_dst: str | None = None  # outer destination, for a frame about to go into a tunnel
@@ -257,10 +266,14 @@ class FakeSwitch:
                 if packet.vlan_vid is None:
                     raise AssertionError(f"set vlan_vid on an untagged frame: {flow}")
                 return replace(packet, vlan_vid=_value_to_int("vlan_vid", action.value) & 0x0FFF)
-            if action.name == "eth_src" and isinstance(action.value, str):
-                return replace(packet, eth_src=action.value)
-            if action.name == "eth_dst" and isinstance(action.value, str):
-                return replace(packet, eth_dst=action.value)
+            if action.name in _REWRITABLE:
+                if _PREREQ.get(action.name, packet.eth_type) != packet.eth_type or getattr(packet, action.name) is None:
+                    raise AssertionError(f"set {action.name} on a frame without it: {flow}")
+                _value_to_int(action.name, action.value)  # a value of the field's kind
+                if isinstance(action.value, str) != (action.name in _MAC_FIELDS | _IPV4_FIELDS):
+                    raise AssertionError(f"set {action.name} to {action.value!r}: {flow}")
+                rewritten: dict[str, Any] = {action.name: action.value}
+                return replace(packet, **rewritten)
             if action.name == "tunnel_id":
                 tid = _value_to_int("tunnel_id", action.value)
                 if not 0 <= tid <= TUNNEL_ID_MAX:

@@ -18,6 +18,10 @@ class Member:
     port_security: bool = True  # False: the port may send with any source (no anti-spoofing)
     # Other (MAC, IPv4 address or network) pairs the port may send as (Neutron's allowed address pairs).
     pairs: tuple[tuple[str, str], ...] = ()
+    # Its network's gateway address (the subnet's gateway_ip), answered for ARP and ping on the
+    # VNIC's switch; None where the network has none.
+    gateway: str | None = None
+    dhcp: bool = False  # its DHCP requests go to the controller, which answers them (its network serves DHCP)
 
 
 @dataclass(frozen=True, slots=True)

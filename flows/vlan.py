@@ -41,7 +41,8 @@ def segment_switches(members: Sequence[Member], fabric: Fabric) -> frozenset[int
     return frozenset(where | {lk.a.datapath_id for lk in used} | {lk.b.datapath_id for lk in used})
 
 
-def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric: Fabric | None = None) -> list[Flow]:
+def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric: Fabric | None = None,
+                  dhcp_meter: int | None = None) -> list[Flow]:
     """Flows switch `dpid` needs for one network, given all the network's members on the fabric."""
     if not VLAN_MIN <= segment_id <= VLAN_MAX:
         raise ValueError(f"VLAN id {segment_id} out of range")
@@ -56,7 +57,7 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     vid = OFPVID_PRESENT | segment_id
     flows: list[Flow] = []
     for m in local:
-        flows.extend(access_flows(m, (PushVlan(), SetField("vlan_vid", vid)), cookie))
+        flows.extend(access_flows(m, (PushVlan(), SetField("vlan_vid", vid)), cookie, dhcp_meter))
         flows.append(
             Flow(
                 table=TABLE_FORWARD,
@@ -119,7 +120,7 @@ class VlanDriver:
     uses_fabric = True
 
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
-        return segment_flows(segment_id, members, dpid, ctx.fabric)
+        return segment_flows(segment_id, members, dpid, ctx.fabric, ctx.dhcp_meter)
 
     def segment_switches(self, members: Sequence[Member], ctx: Context) -> frozenset[int]:
         return segment_switches(members, ctx.fabric)

@@ -63,7 +63,7 @@ class VxlanDriver:
                     remote[m.datapath_id] = end.ip
         flows: list[Flow] = []
         for m in local:
-            flows.extend(access_flows(m, (SetField("tunnel_id", segment_id),), cookie))
+            flows.extend(access_flows(m, (SetField("tunnel_id", segment_id),), cookie, ctx.dhcp_meter))
             flows.append(
                 Flow(
                     table=TABLE_FORWARD,

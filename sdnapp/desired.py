@@ -37,6 +37,7 @@ class DesiredState:
         with self.store.read() as tx:
             rows = tx.attached_vnics(self.segment_type, segment_ids)
             segments = list(segment_ids) if segment_ids is not None else tx.segments(self.segment_type)
+            subnets = {s.network_id: s for s in tx.subnets(network_ids={p.network_id for _, p, _ in rows})}
             if segment_ids is None:
                 claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
             else:
@@ -62,9 +63,11 @@ class DesiredState:
                     holder, vnic.id, format_dpid(b.datapath_id), sp.port_no,
                 )
                 continue
+            subnet = subnets.get(port.network_id)
             members.setdefault(seg, []).append(
                 Member(port.id, vnic.id, vnic.mac_address, b.datapath_id, sp.port_no, port.ip_address,
-                       port.port_security, tuple((a.mac_address, a.ip_address) for a in port.address_pairs))
+                       port.port_security, tuple((a.mac_address, a.ip_address) for a in port.address_pairs),
+                       subnet.gateway_ip if subnet else None, bool(subnet and subnet.enable_dhcp))
             )
         return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
 

@@ -14,8 +14,9 @@ exactly what os-ken gives there (tests/unit/test_flowcodec.py holds os-ken as th
   length field and over others by the size the spec gives them, and loop forever on a zero length.
 
 The subset. Match fields, exact or masked ((value, mask) pairs): in_port, eth_dst, eth_src,
-eth_type, vlan_vid, ip_proto, ipv4_src, ipv4_dst, udp_src, udp_dst, arp_spa, arp_tpa, arp_sha,
-tunnel_id, and Open vSwitch's tun_ipv4_src and tun_ipv4_dst (NXM_NX class, as os-ken writes them).
+eth_type, vlan_vid, ip_proto, ipv4_src, ipv4_dst, udp_src, udp_dst, icmpv4_type, arp_op, arp_spa,
+arp_tpa, arp_sha, arp_tha, tunnel_id, and Open vSwitch's tun_ipv4_src and tun_ipv4_dst (NXM_NX class,
+as os-ken writes them).
 Instructions meter, apply-actions and goto-table, each at most once; actions output, push_vlan,
 pop_vlan and set_field of one of those fields. Values as os-ken gives them back: ints, MACs as
 "aa:bb:cc:dd:ee:ff" (read in lower case; either case is written), IPv4 addresses dotted decimal
@@ -75,9 +76,12 @@ _FIELDS = {
     "ipv4_dst": (_OXM_BASIC, 12, _IPV4, 4),
     "udp_src": (_OXM_BASIC, 15, _INT, 2),
     "udp_dst": (_OXM_BASIC, 16, _INT, 2),
+    "icmpv4_type": (_OXM_BASIC, 19, _INT, 1),
+    "arp_op": (_OXM_BASIC, 21, _INT, 2),
     "arp_spa": (_OXM_BASIC, 22, _IPV4, 4),
     "arp_tpa": (_OXM_BASIC, 23, _IPV4, 4),
     "arp_sha": (_OXM_BASIC, 24, _MAC, 6),
+    "arp_tha": (_OXM_BASIC, 25, _MAC, 6),
     "tunnel_id": (_OXM_BASIC, 38, _INT, 8),
     "tun_ipv4_src": (_OXM_NXM_1, 31, _IPV4, 4),
     "tun_ipv4_dst": (_OXM_NXM_1, 32, _IPV4, 4),

@@ -200,6 +200,9 @@ class NetworkOps(ServiceCore):
                 return s
             new = dataclasses.replace(new, updated_at=now(), revision=s.revision + 1)
             tx.update_subnet(new)
+            n = tx.network(s.network_id)
+        if n is not None and (new.gateway_ip, new.enable_dhcp) != (s.gateway_ip, s.enable_dhcp):
+            self._changed({n.segment_id}, set())  # the gateway's answers and DHCP are flows on the VNICs' ports
         return new
 
     @retried

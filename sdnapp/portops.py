@@ -79,7 +79,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
     def _mac(self, tx: Txn, project: str, network_id: str, asked: str | None) -> str:
         if asked is None:
             return self._random_mac(tx)
-        mac = validate.unicast_mac(asked)
+        mac = validate.vnic_mac(asked)
         if tx.mac_in_network(mac, network_id) is not None:
             raise errors.MacAddressInUse(
                 f"unable to complete operation for network {network_id}: the mac address {mac} is in use"
@@ -123,7 +123,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
                 raise errors.BadRequest(f"allowed address pair {a.ip_address[:64]!r} is not an IP address") from None
             if net.version != 4:
                 raise errors.BadRequest("allowed address pairs are IPv4 here, as every address sdnapp gives")
-            pair_mac = validate.unicast_mac(a.mac_address) if a.mac_address is not None else mac
+            pair_mac = validate.vnic_mac(a.mac_address) if a.mac_address is not None else mac
             if pair_mac is None:
                 raise errors.BadRequest("an allowed address pair of a port without a MAC address needs a mac_address")
             ip = str(net.network_address) if net.prefixlen == 32 else str(net)
@@ -179,7 +179,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
             host = p.host if isinstance(ch.host, Unset) else self._host_change(caller, ch.host)
             profile = p.profile if isinstance(ch.profile, Unset) else self._profile_change(caller, ch.profile)
             mac = p.mac_address
-            if given(ch.mac_address) and validate.unicast_mac(str(ch.mac_address)) != p.mac_address:
+            if given(ch.mac_address) and validate.vnic_mac(str(ch.mac_address)) != p.mac_address:
                 mac = self._new_mac(tx, p, host, str(ch.mac_address))
             ip = p.ip_address
             if not isinstance(ch.fixed_ips, Unset):

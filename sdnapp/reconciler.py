@@ -26,6 +26,9 @@ from flows.pipeline import (
     CONTROLLER_BURST,
     CONTROLLER_METER,
     CONTROLLER_RATE_PPS,
+    DHCP_BURST,
+    DHCP_METER,
+    DHCP_RATE_PPS,
     base_flows,
     partition_of,
 )
@@ -110,7 +113,7 @@ class Reconciler:
         self.retry_delay = 2.0
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
-        self._metered: dict[int, bool] = {}
+        self._metered: dict[int, tuple[bool, bool]] = {}  # per switch: its (LLDP, DHCP) meters are in place
         self._tunnel_ends: dict[int, TunnelEnd] = {}
         self._stats: dict[int, SwitchStats] = {}
         self._installed: dict[int, InstalledTable] = {}
@@ -312,8 +315,10 @@ class Reconciler:
             # Ports that differ from what was known (added or removed while the switch was
             # away): the networks of VNICs bound to them change on the other switches too.
             self._ports_changed(dpid, changes, here=False)
-            metered = self.lldp and self.channel.ensure_controller_meter(
-                dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST
+            metered = (
+                self.lldp and self.channel.ensure_controller_meter(
+                    dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST),
+                self.channel.ensure_controller_meter(dpid, DHCP_METER, DHCP_RATE_PPS, DHCP_BURST),
             )
             fresh = InstalledTable(self.channel.read_flows(dpid))
             with self._cond:
@@ -322,17 +327,17 @@ class Reconciler:
             self.on_links_changed(exclude=dpid)
         every = full or work.every
         as_of, states = self._read_states(None if every else work.segments)
-        ctx = Context(self.topology.fabric(), self.tunnels())
         with self._cond:
             table = self._installed.get(dpid)
-            metered = self._metered.get(dpid, False)
+            lldp_metered, dhcp_metered = self._metered.get(dpid, (False, False))
         if table is None:  # disconnected meanwhile
             raise SwitchGone(f"{dpid:016x}")
+        ctx = Context(self.topology.fabric(), self.tunnels(), DHCP_METER if dhcp_metered else None)
 
         desired: list[Flow] = []
         installed: list[Flow] = []
         if every:
-            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if metered else None))
+            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if lldp_metered else None))
             partitions = table.partitions() | {BASE_PARTITION} | self._segments_at(dpid, states)
         else:
             partitions = set(states)

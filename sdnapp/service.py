@@ -217,7 +217,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
     def create_vnic(self, caller: Caller, mac_address: str | None = None, name: str = "") -> Vnic:
         self._require_extension("ethernet-vnic")
         name = validate.name(name)
-        mac = validate.unicast_mac(mac_address) if mac_address is not None else None
+        mac = validate.vnic_mac(mac_address) if mac_address is not None else None
         with self.store.write() as tx:
             if mac is None:
                 mac = self._random_mac(tx)
@@ -368,7 +368,7 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
     ) -> tuple[str, str, str, str | None, tuple[Binding, int | None, str | None] | None]:
         """An item's values, checked before anything is read: (network id, port name, VNIC name, MAC, binding)."""
         nid = validate.resource_id(it.network_id, "network", errors.NetworkNotFound)
-        mac = validate.unicast_mac(it.mac_address) if it.mac_address is not None else None
+        mac = validate.vnic_mac(it.mac_address) if it.mac_address is not None else None
         bound = self._binding(it.binding, "api") if it.binding is not None else None
         return nid, validate.name(it.name), validate.name(it.vnic_name), mac, bound
 

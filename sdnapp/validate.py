@@ -6,7 +6,9 @@ import ipaddress
 import re
 import uuid
 
-from .errors import BadRequest
+from flows.model import GATEWAY_MAC
+
+from .errors import BadRequest, MacAddressInUse
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 _DPID_HEX_RE = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -24,6 +26,14 @@ def unicast_mac(value: str) -> str:
         raise BadRequest(f"mac_address {mac} is a multicast or broadcast address, not unicast")
     if mac == "00:00:00:00:00:00":
         raise BadRequest("mac_address must not be all zero")
+    return mac
+
+
+def vnic_mac(value: str) -> str:
+    """A MAC a VNIC (or an allowed address pair) may have: unicast, and not the gateway's."""
+    mac = unicast_mac(value)
+    if mac == GATEWAY_MAC:
+        raise MacAddressInUse(f"mac_address {mac} is every network's gateway's")
     return mac
 
 

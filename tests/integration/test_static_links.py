@@ -35,7 +35,7 @@ def test_configured_links_carry_networks_without_discovery(tmp_path: Path) -> No
         m = ss.ping_matrix(bed.net, sc)
         assert ss.matrix_holds(sc, m) == [], ss.format_matrix(sc, m)
         for s in spec.switches:
-            assert not [f for f in dump_flows(s) if "CONTROLLER" in f.actions], "discovery is off: no LLDP flow"
+            assert not [f for f in dump_flows(s) if "dl_type=0x88cc" in f.match], "discovery is off: no LLDP flow"
     except Exception:
         if proc is not None:
             print(proc.log()[-3000:])

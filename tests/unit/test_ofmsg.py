@@ -30,6 +30,7 @@ from flows.pipeline import (
     CONTROLLER_METER,
     COOKIE_MARK,
     COOKIE_MARK_MASK,
+    DHCP_METER,
     access_flows,
     base_flows,
     cookie_for,
@@ -139,16 +140,17 @@ def vxlan_flows(vni: int, members: Sequence[Member], tunnels: dict[int, TunnelEn
 
 def catalogue() -> list[Flow]:
     """One of every kind of flow the drivers emit, on a small fixed deployment."""
-    a = Member("pa", "va", "fa:16:3e:00:00:0a", 1, 10, "10.0.0.10")
+    a = Member("pa", "va", "fa:16:3e:00:00:0a", 1, 10, "10.0.0.10", gateway="10.0.0.1", dhcp=True)
     b = Member("pb", "vb", "fa:16:3e:00:00:0b", 2, 11)
     c = Member("pc", "vc", "fa:16:3e:00:00:0c", 3, 12, "10.0.0.12",
                pairs=(("fa:16:3e:00:00:0c", "10.0.0.99"), ("fa:16:3e:00:01:0c", "10.0.1.0/24")))
-    d = Member("pd", "vd", "fa:16:3e:00:00:0d", 1, 13, "10.0.0.13", port_security=False)
+    d = Member("pd", "vd", "fa:16:3e:00:00:0d", 1, 13, "10.0.0.13", port_security=False, gateway="10.0.0.1")
     flows: list[Flow] = []
     for lldp in (False, True):
         for meter in (None, CONTROLLER_METER):
             flows += base_flows(lldp=lldp, meter=meter)
     flows += vlan_flows(100, [a, b, c, d], fabric_of(ring(3)))
+    flows += vlan.segment_flows(100, [a], 1, fabric_of(ring(3)), dhcp_meter=DHCP_METER)
     tunnels = {1: TunnelEnd("192.0.2.1", 9), 2: TunnelEnd("192.0.2.2", 9), 3: TunnelEnd("192.0.2.3", None)}
     flows += vxlan_flows(5000, [a, b, c], tunnels)
     return list(dict.fromkeys(flows))
@@ -159,10 +161,12 @@ def test_the_catalogue_covers_every_field_action_and_instruction_the_drivers_use
     fields = {name for f in flows for name, _ in f.match}
     assert fields == {
         "in_port", "eth_src", "eth_dst", "vlan_vid", "eth_type", "ipv4_src", "arp_spa", "arp_sha",
-        "ip_proto", "udp_src", "udp_dst", "tunnel_id", "tun_ipv4_src",
+        "ip_proto", "udp_src", "udp_dst", "tunnel_id", "tun_ipv4_src", "arp_op", "arp_tpa", "ipv4_dst", "icmpv4_type",
     }
     actions = {type(a).__name__ if not isinstance(a, SetField) else f"set_{a.name}" for f in flows for a in f.actions}
-    assert actions == {"Output", "PushVlan", "PopVlan", "set_vlan_vid", "set_tunnel_id", "set_tun_ipv4_dst"}
+    assert actions == {"Output", "PushVlan", "PopVlan", "set_vlan_vid", "set_tunnel_id", "set_tun_ipv4_dst",
+                       "set_eth_src", "set_eth_dst", "set_arp_op", "set_arp_sha", "set_arp_spa", "set_arp_tha",
+                       "set_arp_tpa", "set_ipv4_src", "set_ipv4_dst", "set_icmpv4_type"}
     assert any(f.meter is not None for f in flows) and any(f.goto is not None for f in flows)
     assert any(not f.actions and f.goto is None for f in flows)  # drops
     assert any(isinstance(v, tuple) for f in flows for k, v in f.match if k in ("ipv4_src", "arp_spa"))  # pairs

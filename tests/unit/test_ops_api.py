@@ -136,11 +136,14 @@ def test_a_ports_flows_are_explained_and_marked(world: World, bed: dict[str, Any
     assert r.status == 200
     flows = r.json["flows"]
     roles = {(f["datapath_id"], f["role"]) for f in flows}
-    # Its admission (IPv4, ARP, DHCP) and guard on its port, its delivery and flood on its switch, and the
-    # flow towards it on the other switch.
-    assert {(DP1, "admit"), (DP1, "guard"), (DP1, "deliver"), (DP1, "flood"), (DP2, "forward")} <= roles
+    # Its admission (IPv4, ARP), the gateway's answers, DHCP to the controller and its guard on its port,
+    # its delivery and flood on its switch, and the flow towards it on the other switch.
+    assert {(DP1, "admit"), (DP1, "guard"), (DP1, "gateway"), (DP1, "dhcp"), (DP1, "deliver"), (DP1, "flood"),
+            (DP2, "forward")} <= roles
     admit = [f for f in flows if f["role"] == "admit"]
-    assert len(admit) == 3 and any("IPv4 from 10.1.0.2" in f["explanation"] for f in admit)
+    assert len(admit) == 2 and any("IPv4 from 10.1.0.2" in f["explanation"] for f in admit)
+    assert sorted(f["explanation"].split(" for ")[0] for f in flows if f["role"] == "gateway") == [
+        "answer ARP", "answer ping"]
     # Nothing was sent to any switch here: the reconciler's cache is empty, so each is missing.
     assert {f["installed"] for f in flows} == {False}
     assert world.client.get(f"/v1/ports/{bed['r1']['port']['id']}/flows").status == 403

@@ -21,12 +21,14 @@ import pytest
 from flows import vlan
 from flows.diff import diff
 from flows.driver import Context, Driver
-from flows.model import OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, PushVlan, SetField, match
+from flows.model import OFPP_CONTROLLER, OFPVID_NONE, OFPVID_PRESENT, Flow, FlowKey, Output, PushVlan, SetField, match
 from flows.pipeline import (
     CONTROLLER_METER,
     COOKIE_MARK,
     COOKIE_MARK_MASK,
+    DHCP_METER,
     PRIO_ACCESS,
+    PRIO_GATEWAY,
     TABLE_INGRESS,
     base_flows,
     cookie_for,
@@ -38,6 +40,7 @@ from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
 from sdnapp.reconciler import Reconciler, SwitchGone, Work
 from sdnapp.service import NetworkService, SegmentPool
+from sdnapp.specs import SubnetChanges
 from sdnapp.status import ACTIVE, DOWN, ERROR, StatusBook
 from sdnapp.store import Store
 from tests.unit.fakechannel import FOREIGN_ACTIONS, FakeChannel, Message, foreign_action
@@ -758,6 +761,35 @@ def test_an_incremental_job_sees_a_binding_conflict_without_reading_every_bindin
 
 
 @pytest.mark.parametrize("meters", [True, False])
+def test_dhcp_goes_to_the_controller_through_its_meter_where_the_switch_has_meters_and_follows_the_subnet(
+        tmp_path: Path, meters: bool) -> None:
+    w = make_world(str(tmp_path / "d.db"), FakeSwitch(DPID, PORTS))
+    w.channel = FakeChannel(w.sw, meters=meters)
+    w.rec = Reconciler(w.desired_state, w.topo, w.status, w.channel)
+    try:
+        net = w.svc.create_network(ADMIN, address_prefix="10.0.0.0/24")
+        a = w.attach(net, MAC_A1, 1)
+        w.full()
+        punts = [f for f in ours(w.sw) if Output(OFPP_CONTROLLER) in f.actions]
+        assert [f.meter for f in punts] == [DHCP_METER if meters else None]
+        assert dict(punts[0].match)["in_port"] == 1 and a.port.ip_address == "10.0.0.2"
+        assert w.full() == []  # read back, nothing differs
+        # DHCP off, then no gateway: the subnet's change reaches the switch.
+        subnet = w.svc.list_subnets(ADMIN)[0]
+        w.svc.update_subnet(ADMIN, subnet.id, SubnetChanges(enable_dhcp=False))
+        assert w.take_changed() == {net.segment_id}
+        w.job(net.segment_id)
+        assert not any(Output(OFPP_CONTROLLER) in f.actions for f in ours(w.sw))
+        assert any(f.priority == PRIO_GATEWAY for f in ours(w.sw))
+        w.svc.update_subnet(ADMIN, subnet.id, SubnetChanges(gateway_ip=None))
+        w.job(*w.take_changed())
+        assert not any(f.priority == PRIO_GATEWAY for f in ours(w.sw))
+        assert ours(w.sw) == w.desired()
+    finally:
+        w.store.close()
+
+
+@pytest.mark.parametrize("meters", [True, False])
 def test_lldp_to_the_controller_goes_through_the_meter_where_the_switch_has_meters(tmp_path: Path,
                                                                                   meters: bool) -> None:
     # The fake switch refuses a flow naming a meter it lacks, so the meter must be in place first.
@@ -769,7 +801,7 @@ def test_lldp_to_the_controller_goes_through_the_meter_where_the_switch_has_mete
         meter = CONTROLLER_METER if meters else None
         assert ours(w.sw) == set(base_flows(lldp=True, meter=meter))
         assert rec.report(DPID)["rejected"] == 0
-        assert set(channel.meters[DPID] or {}) == ({CONTROLLER_METER} if meters else set())
+        assert set(channel.meters[DPID] or {}) == ({CONTROLLER_METER, DHCP_METER} if meters else set())
         channel.clear()
         rec.run_job(DPID, Work(read_back=True))  # read back, the metered flow equals the desired one
         assert channel.sent() == [] and channel.reads == [DPID]

@@ -114,6 +114,16 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DhcpConfig:
+    """What sdnapp's own DHCP tells a VNIC besides its port's address (a subnet's dns_nameservers win)."""
+
+    # Public resolvers, reachable from any network that reaches the outside (through NAT); an operator
+    # with resolvers of its own names them here.
+    dns_servers: tuple[str, ...] = ("8.8.8.8", "8.8.4.4")
+    lease_time: int = 86400  # Neutron's dhcp_lease_duration
+
+
+@dataclass(frozen=True)
 class QuotaConfig:
     """Per project; -1 is unlimited."""
 
@@ -176,6 +186,7 @@ class Config:
     switches: tuple[SwitchConfig, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
+    dhcp: DhcpConfig = field(default_factory=DhcpConfig)
     nova: NovaConfig = field(default_factory=NovaConfig)
     external: ExternalConfig | None = None  # None: no `nat` extension
     log_level: str = "INFO"
@@ -320,6 +331,14 @@ SCHEMA: Schema = {
                          "Neutron ports whose binding:host_id names it are bound here (vif_type ovs).",
                          maxLength=255),
         })),
+        "dhcp": _section(DhcpConfig, "DHCP, answered by sdnapp for the VNICs of networks whose subnet has "
+                         "enable_dhcp (every v1 network with an address_prefix) and a gateway: the port's address, "
+                         "the mask, the gateway as router, the network's MTU, and these.", {
+            "dns_servers": {"type": "array", "items": {"type": "string", "format": "ipv4"}, "maxItems": 5,
+                            "description": "DNS servers for a subnet without dns_nameservers of its own ([]: none).",
+                            "errorMessage": "must be a list of up to 5 IPv4 addresses"},
+            "lease_time": _int(120, 2**31 - 1, "Seconds a lease lasts (the client renews at half of it)."),
+        }),
         "quotas": _section(QuotaConfig, "How many of each a project may have (-1: unlimited); an "
                            "administrator may set a project's own through PUT /v2.0/quotas/{project}.", {
             r: _int(-1, 2**31 - 1, f"{r.capitalize()}s per project.") for r in ("network", "subnet", "port")
@@ -499,6 +518,7 @@ def parse(raw: object, base_dir: str = ".") -> Config:
         topology=_build(TopologyConfig, sec["topology"], lldp_interval=float, hold_time=float, links=_links),
         metrics=_build(MetricsConfig, sec["metrics"]),
         quotas=_build(QuotaConfig, sec["quotas"]),
+        dhcp=_build(DhcpConfig, sec["dhcp"], dns_servers=lambda v: tuple(str(ipaddress.IPv4Address(a)) for a in v)),
         nova=_nova(_build(NovaConfig, sec["nova"], batch_interval=float, timeout=float, retry_for=float)),
         external=_external(raw.get("external"), _switches_seen(raw)),
         log_level=sec["logging"].get("level", Config.log_level),

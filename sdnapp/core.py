@@ -32,6 +32,11 @@ UNLIMITED = -1
 VXLAN_OVERHEAD = 50
 
 
+def network_mtu(underlay_mtu: int, segment_type: str) -> int:
+    """What a VM on a network may send: the underlay's MTU, less the tunnel's headers on VXLAN."""
+    return underlay_mtu - (VXLAN_OVERHEAD if segment_type == "vxlan" else 0)
+
+
 @dataclass(frozen=True)
 class SegmentPool:
     type: str
@@ -197,5 +202,4 @@ class ServiceCore:
         return self.status.status(port.id) if port.vnic_id else DOWN
 
     def network_mtu(self, n: Network) -> int:
-        """What a VM on the network may send: the underlay's MTU, less the tunnel's headers on VXLAN."""
-        return self.underlay_mtu - (VXLAN_OVERHEAD if n.segment_type == "vxlan" else 0)
+        return network_mtu(self.underlay_mtu, n.segment_type)

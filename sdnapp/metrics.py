@@ -92,11 +92,15 @@ class Metrics:
         self._barrier_seconds = Histogram("sdnapp_barrier_round_trip_seconds", "From sending a request to its "
                                           "barrier reply.", ["datapath_id"], buckets=_SLOW, registry=r)
         self._packet_ins = Counter("sdnapp_packet_ins", "Packets a switch sent to the controller, by OpenFlow reason "
-                                   "and kind (lldp, other, malformed).", ["reason", "kind"], registry=r)
+                                   "and kind (lldp, dhcp, other, malformed).", ["reason", "kind"], registry=r)
         self._store_seconds = Histogram("sdnapp_store_transaction_seconds", "Time a store transaction held the "
                                         "store, by kind (read, write).", ["kind"], buckets=_FAST, registry=r)
-        # DHCP and NAT (the `nat` extension) add their counters here, next to the others, with one hook
-        # each where the event happens: replies by DHCP message type, NAT sessions and translations.
+        self._dhcp = Counter("sdnapp_dhcp_packets", "DHCP requests from VNICs, by outcome: the answer sent (offer, "
+                             "ack, nak), release and decline (nothing to answer), other_server (the client chose "
+                             "another), refused (malformed, hostile, or from a port sdnapp gives no lease).",
+                             ["outcome"], registry=r)
+        # NAT (the `nat` extension) adds its counters here, next to the others, with one hook each where
+        # the event happens: NAT sessions and translations.
 
     # hooks: one per event, each cheap and a no-op when disabled ---------------------------------------
     def api_request(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -128,6 +132,10 @@ class Metrics:
     def packet_in(self, reason: str, kind: str) -> None:
         if self.enabled:
             self._packet_ins.labels(reason, kind).inc()
+
+    def dhcp(self, outcome: str) -> None:
+        if self.enabled:
+            self._dhcp.labels(outcome).inc()
 
     @contextmanager
     def store_transaction(self, kind: str) -> Iterator[None]:

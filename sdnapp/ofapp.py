@@ -30,8 +30,8 @@ from topology.switches import SwitchPort
 
 from . import ofmsg
 from .capabilities import CapabilityBook
-from .discovery import Discovery
 from .metrics import NO_METRICS, Metrics
+from .packetin import PacketIns
 from .reconciler import Reconciler, SwitchGone
 
 LOG = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ class SdnApp(app_manager.OSKenApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.reconciler: Reconciler = kwargs.pop("sdnapp_reconciler")
         self.channels: SwitchChannels = kwargs.pop("sdnapp_channels")
-        self.discovery: Discovery | None = kwargs.pop("sdnapp_discovery")
+        self.packet_ins: PacketIns = kwargs.pop("sdnapp_packet_ins")
         super().__init__(*args, **kwargs)
         self.name = "sdnapp"
 
@@ -357,21 +357,18 @@ class SdnApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev: Any) -> None:
-        # Only LLDP is sent to the controller. Anything from a switch is
+        # What the pipeline punts (LLDP, DHCP) goes to its handler. Anything from a switch is
         # untrusted input: a malformed packet-in is logged and dropped.
         msg = ev.msg
         reason = _PACKET_IN_REASONS.get(getattr(msg, "reason", None), "other")
         try:
-            in_port = msg.match["in_port"]
+            in_port = int(msg.match["in_port"])
             data = bytes(msg.data)
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             LOG.debug("malformed packet-in from %016x", msg.datapath.id)
             self.channels.metrics.packet_in(reason, "malformed")
             return
-        lldp = len(data) >= 14 and data[12:14] == b"\x88\xcc"
-        self.channels.metrics.packet_in(reason, "lldp" if lldp else "other")
-        if self.discovery is not None and lldp:
-            self.discovery.on_lldp(msg.datapath.id, int(in_port), data)
+        self.packet_ins.dispatch(msg.datapath.id, in_port, data, reason)
 
 
 _PACKET_IN_REASONS = {ofp.OFPR_NO_MATCH: "no_match", ofp.OFPR_ACTION: "action", ofp.OFPR_INVALID_TTL: "invalid_ttl"}

@@ -70,11 +70,14 @@ class Server:
         from .capabilities import CapabilityBook
         from .changefeed import ChangeFeed
         from .desired import DesiredState
+        from .dhcpserver import DhcpServer
+        from .dhcpserver import claims as claims_dhcp
         from .discovery import Discovery
         from .metrics import Metrics
         from .nova import NovaNotifier
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
+        from .packetin import PacketIns, is_lldp
         from .reconciler import Reconciler
         from .remembered import RememberedTopology
         from .service import NetworkService, SegmentPool
@@ -132,6 +135,11 @@ class Server:
         )
         source = self.store.change_feed()
         self.feed = ChangeFeed(source, self.others_changed) if source is not None else None
+        self.packet_ins = PacketIns(self.metrics)
+        if self.discovery is not None:
+            self.packet_ins.add("lldp", is_lldp, self.discovery.on_lldp)
+        dhcp_server = DhcpServer(desired, self.channels.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics)
+        self.packet_ins.add("dhcp", claims_dhcp, dhcp_server.handle)
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()
         tracer = Tracer(desired, self.topology, driver, self.tunnel_ends, c.topology.discovery,
@@ -252,7 +260,7 @@ class Server:
         contexts: dict[str, Any] = mgr.create_contexts()
         contexts["sdnapp_reconciler"] = self.reconciler
         contexts["sdnapp_channels"] = self.channels
-        contexts["sdnapp_discovery"] = self.discovery
+        contexts["sdnapp_packet_ins"] = self.packet_ins
         self.reconciler.start()
         if self.feed is not None:
             self.feed.start()

@@ -258,8 +258,11 @@ def test_bad_switches_links_and_other_values_are_refused_naming_the_key(raw: dic
          "isolation.foo: unknown key (known: driver, manage_tunnel_port, tunnel_port, underlay_mtu, vlan_range, "
          "vni_range)"),
         ({"tracing": {}},
-         "tracing: unknown section (known: api, auth, external, isolation, logging, metrics, nova, openflow, quotas, "
-         "store, switches, topology)"),
+         "tracing: unknown section (known: api, auth, dhcp, external, isolation, logging, metrics, nova, openflow, "
+         "quotas, store, switches, topology)"),
+        ({"dhcp": {"dns_servers": ["8.8.8.8", "dns.example"]}},
+         "dhcp.dns_servers: must be a list of up to 5 IPv4 addresses, got ['8.8.8.8', 'dns.example']"),
+        ({"dhcp": {"lease_time": 60}}, "dhcp.lease_time: must be an integer from 120 to 2147483647, got 60"),
         ({"auth": {"strategy": "kerberos"}}, "auth.strategy: must be noauth, token or keystone, got 'kerberos'"),
         ({"api": []}, "api: must be a mapping"),
         ({"topology": {"discovery": 1}}, "topology.discovery: must be true or false, got 1"),

@@ -9,6 +9,7 @@ fabric or between VXLAN hypervisors, even where two networks share a prefix and 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -220,3 +221,17 @@ def test_the_vxlan_driver_meters_dhcp_only_where_the_switch_has_the_meter() -> N
     for meter in (None, DHCP_METER):
         flows = VxlanDriver().segment_flows(5000, [A], DPID, Context(Fabric([1], []), tunnels, meter))
         assert [f.meter for f in flows if role(f) == "dhcp"] == [meter]
+
+
+def test_no_vnic_may_have_the_gateways_mac(tmp_path: Path) -> None:
+    from sdnapp import errors
+    from tests.unit.test_reconciler import ADMIN, make_world
+
+    w = make_world(str(tmp_path / "g.db"), FakeSwitch(DPID, [1]))
+    try:
+        for mac in (GATEWAY_MAC, GATEWAY_MAC.upper()):
+            with pytest.raises(errors.MacAddressInUse, match="gateway"):
+                w.svc.create_vnic(ADMIN, mac)
+        assert w.svc.list_vnics(ADMIN) == []
+    finally:
+        w.store.close()

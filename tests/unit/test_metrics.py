@@ -27,6 +27,7 @@ from sdnapp import ofapp
 from sdnapp.capabilities import CapabilityBook
 from sdnapp.logs import JsonFormatter, configure
 from sdnapp.metrics import Metrics, State
+from sdnapp.packetin import PacketIns
 from sdnapp.reconciler import Reconciler
 
 from .test_reconciler import DPID, MAC_A1, MAC_A2, PORTS, World, make_world
@@ -126,6 +127,7 @@ def test_disabled_metrics_count_nothing() -> None:
     m.flow_mods(1, {"add": 3}, 1)
     m.barrier(1, "ok", 0.01)
     m.packet_in("action", "lldp")
+    m.dhcp("ack")
     m.reconcile_job("connect", "ok", 1.0)
     with m.store_transaction("read"):
         pass
@@ -137,11 +139,13 @@ def test_each_metric_has_help_and_a_bounded_set_of_labels() -> None:
     m = Metrics()
     m.api_request("/v1/ports/{port_id}", "GET", 200, 0.01)
     m.packet_in("no_match", "other")
+    m.dhcp("refused")
     _, body = m.exposition()
     text = body.decode()
     for name in re.findall(r"^# TYPE (sdnapp_\w+)", text, re.M):
         assert re.search(rf"^# HELP {name} \S", text, re.M), name
     assert 'sdnapp_packet_ins_total{kind="other",reason="no_match"} 1.0' in text
+    assert 'sdnapp_dhcp_packets_total{outcome="refused"} 1.0' in text
 
 
 # capabilities -------------------------------------------------------------------------------------------
@@ -155,7 +159,7 @@ def test_what_the_pipeline_needs() -> None:
 
 def _app(rec: Reconciler, book: CapabilityBook) -> Any:
     return ofapp.SdnApp(sdnapp_reconciler=rec, sdnapp_channels=ofapp.SwitchChannels(capabilities=book),
-                        sdnapp_discovery=None)
+                        sdnapp_packet_ins=PacketIns())
 
 
 def _dp(dpid: int, ofproto: Any) -> Any:

@@ -6,12 +6,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from flows.model import GATEWAY_MAC
 from testbeds import vxlan as vx
 from testbeds.client import Client
+from testbeds.dhcp_client import udhcpc_lease
 from testbeds.hypervisors import sh
 
 API_PORT = 19699
@@ -180,3 +183,17 @@ def test_a_restarted_switch_is_reprogrammed_from_desired_state(sc: vx.VxlanScena
     sc.bed.warm_underlay()
     assert vx.ping(sc, "vm1", sc.vms["vm3"].ip, count=3)
     assert vx.ping(sc, "vm4", sc.vms["vm5"].ip, count=3)
+
+
+def test_vms_get_their_lease_with_the_tunnels_mtu_and_ping_their_gateway(sc: vx.VxlanScenario, tmp_path: Path) -> None:
+    # Last in this file: the VMs keep the MTU their lease gave them (the tunnel's headers less than 1500).
+    for name in ("vm1", "vm4", "vm5"):  # red and blue, with the same prefix and addresses
+        vm = sc.vms[name]
+        vm.cmd("ip", "addr", "flush", "dev", vm.nic)
+        got = udhcpc_lease(partial(vm.cmd, "sh", "-c"), vm.nic, tmp_path / name)
+        assert (got.get("ip"), got.get("mask"), got.get("router"), got.get("mtu")) == (
+            vm.ip, "24", "10.1.0.1", "1450"), got
+        assert "mtu 1450" in vm.cmd("ip", "link", "show", vm.nic)
+        assert vx.ping(sc, name, "10.1.0.1", count=2), f"{name} cannot ping its gateway"
+        assert GATEWAY_MAC in vm.cmd("ip", "neigh", "show", "10.1.0.1")
+    assert vx.ping(sc, "vm4", sc.vms["vm5"].ip, count=3)  # blue still reaches blue with its leased address

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from flows.state import Member, SegmentState
 from topology.switches import SwitchPort, Topology
 
-from .model import Binding, Port, Subnet, Vnic
+from .model import Binding, Network, Port, Subnet, Vnic
 from .store import Store
 from .validate import format_dpid
 
@@ -103,8 +103,8 @@ class DesiredState:
                 rows = tx.attached_on(self.segment_type, datapath_id, switch_port.port_no, switch_port.name)
         return {seg for seg, _ in rows}, {port_id for _, port_id in rows}
 
-    def addressed_vnic(self, datapath_id: int, port_no: int) -> tuple[Vnic, Port, Subnet] | None:
-        """The VNIC bound to this switch port, its port and its network's subnet, where it carries traffic
+    def addressed_vnic(self, datapath_id: int, port_no: int) -> tuple[Vnic, Port, Network, Subnet] | None:
+        """The VNIC bound to this switch port, its port, network and subnet, where it carries traffic
         (plugged, port and network up) and its port has an address; else None."""
         sp = self.topology.resolve(datapath_id, port_no, None)
         with self.store.read() as tx:
@@ -117,7 +117,7 @@ class DesiredState:
             if net is None or not net.admin_state_up or net.segment_type != self.segment_type:
                 return None
             subnet = tx.subnet_of(net.id)
-        return None if subnet is None else (vnic, port, subnet)
+        return None if subnet is None else (vnic, port, net, subnet)
 
     def is_access_port(self, datapath_id: int, port_no: int, name: str | None = None) -> bool:
         """Whether a VNIC is bound to this switch port (by its number, or its name where known)."""

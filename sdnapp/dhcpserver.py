@@ -34,10 +34,12 @@ def claims(data: bytes) -> bool:
 
 class DhcpServer:
     def __init__(self, desired: DesiredState, send: Send, config: DhcpConfig, underlay_mtu: int,
-                 metrics: Metrics = NO_METRICS) -> None:
+                 metrics: Metrics = NO_METRICS, nat_dns: tuple[str, ...] = ()) -> None:
+        """`nat_dns`: the DNS servers for NATed networks (external.dns_servers), where they differ."""
         self.desired = desired
         self.send = send
         self.config = config
+        self.nat_dns = nat_dns
         self.underlay_mtu = underlay_mtu
         self.metrics = metrics
 
@@ -46,12 +48,13 @@ class DhcpServer:
         found = self.desired.addressed_vnic(dpid, in_port)
         if found is None:
             return dhcp.refused("no plugged VNIC with an address is bound to this port")
-        vnic, port, subnet = found
+        vnic, port, net, subnet = found
         if not subnet.enable_dhcp or subnet.gateway_ip is None or port.ip_address is None:
             return dhcp.refused(f"subnet {subnet.id} serves no DHCP (disabled, or no gateway)")
         return dhcp.Lease(
             mac=vnic.mac_address, address=port.ip_address, cidr=subnet.cidr, gateway=subnet.gateway_ip,
-            dns=subnet.dns_nameservers or self.config.dns_servers,
+            # The subnet's own, else the outside's for a NATed network, else the configured default.
+            dns=subnet.dns_nameservers or (self.nat_dns if net.nat else ()) or self.config.dns_servers,
             mtu=network_mtu(self.underlay_mtu, self.desired.segment_type),
             lease_time=self.config.lease_time, routes=subnet.host_routes,
         )

@@ -138,7 +138,8 @@ class Server:
         self.packet_ins = PacketIns(self.metrics)
         if self.discovery is not None:
             self.packet_ins.add("lldp", is_lldp, self.discovery.on_lldp)
-        dhcp_server = DhcpServer(desired, self.channels.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics)
+        dhcp_server = DhcpServer(desired, self.channels.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics,
+                                 nat_dns=c.external.dns_servers if c.external is not None else ())
         self.packet_ins.add("dhcp", claims_dhcp, dhcp_server.handle)
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()

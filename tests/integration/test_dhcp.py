@@ -88,7 +88,7 @@ def test_a_spoofed_request_gets_no_answer(bed: Bed) -> None:
     node = bed.host("h1")
     h = bed.sc.hosts
     refused = metric(bed, 'sdnapp_dhcp_packets_total{outcome="refused"}')
-    cap = Capture([node, bed.host("h2")], "udp port 68")
+    cap = Capture([node, bed.host("h2")], "udp dst port 68")
     # h1's own MAC on the frame, h2's as the client hardware address: h1 may not ask for h2's lease.
     out = node.cmd(f"{sys.executable} -c \"from scapy.all import *; sendp(Ether(src='{h['h1'].mac}', "
                    f"dst='ff:ff:ff:ff:ff:ff')/IP(src='0.0.0.0', dst='255.255.255.255')/UDP(sport=68, dport=67)"

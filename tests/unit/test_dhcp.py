@@ -6,7 +6,9 @@ with) is checked against another implementation, checksums included.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from sdnapp.config import DhcpConfig
 from sdnapp.dhcp import Lease, Reply, Silence, answer, parse_request
 from sdnapp.dhcpserver import DhcpServer, claims
 from sdnapp.metrics import Metrics
+from sdnapp.model import Network, Port, Subnet, Vnic
 from sdnapp.packetin import PacketIns, is_lldp
 from sdnapp.specs import SubnetChanges
 from tests.unit.test_reconciler import ADMIN, DPID, PORTS, make_world
@@ -292,6 +295,20 @@ def test_the_server_answers_the_vnic_bound_to_the_port_and_nobody_else(tmp_path:
         assert 'sdnapp_dhcp_packets_total{outcome="refused"} 4.0' in body.decode()
     finally:
         w.store.close()
+
+
+def test_a_nated_network_gets_the_outsides_dns_servers_unless_its_subnet_has_some() -> None:
+    vnic = Vnic("v", "t", "", MAC, "p", None)
+    port = Port("p", "t", "n", "", "10.0.0.5", "v")
+    subnet = Subnet("s", "n", "t", "", "10.0.0.0/24", "10.0.0.1", (("10.0.0.2", "10.0.0.254"),))
+    for nat, own, want in ((True, (), ("192.0.2.53",)), (False, (), ("8.8.8.8", "8.8.4.4")),
+                           (True, ("198.51.100.1",), ("198.51.100.1",))):
+        net = Network("n", "t", "", "10.0.0.0/24", "vxlan", 5000, nat=nat)
+        found = (vnic, port, net, replace(subnet, dns_nameservers=own))
+        desired = SimpleNamespace(addressed_vnic=lambda dpid, port_no, found=found: found, segment_type="vxlan")
+        server = DhcpServer(desired, Sent(), DhcpConfig(), 1500, nat_dns=("192.0.2.53",))  # type: ignore[arg-type]
+        lease = server.lease(DPID, 3)
+        assert isinstance(lease, Lease) and (lease.dns, lease.mtu) == (want, 1450)
 
 
 # -- the dispatcher: a handler's failure is logged, never raised ----------------------------------------------

@@ -15,6 +15,7 @@ from . import dhcp
 from .config import DhcpConfig
 from .core import network_mtu
 from .desired import DesiredState
+from .engines import StoreUnavailable
 from .metrics import NO_METRICS, Metrics
 from .reconciler import SwitchGone
 
@@ -66,7 +67,10 @@ class DhcpServer:
         if isinstance(req, dhcp.Silence):
             result = req
         else:
-            lease = self.lease(dpid, in_port)
+            try:
+                lease = self.lease(dpid, in_port)
+            except StoreUnavailable as e:  # the client asks again; /healthz tells the operator
+                lease = dhcp.Silence("store_down", f"the store is unavailable: {e}")
             result = lease if isinstance(lease, dhcp.Silence) else dhcp.answer(req, lease)
         if isinstance(result, dhcp.Silence):
             LOG.debug("DHCP from switch %016x port %d not answered (%s): %s", dpid, in_port, result.outcome,

@@ -97,8 +97,8 @@ class Metrics:
                                         "store, by kind (read, write).", ["kind"], buckets=_FAST, registry=r)
         self._dhcp = Counter("sdnapp_dhcp_packets", "DHCP requests from VNICs, by outcome: the answer sent (offer, "
                              "ack, nak), release and decline (nothing to answer), other_server (the client chose "
-                             "another), refused (malformed, hostile, or from a port sdnapp gives no lease).",
-                             ["outcome"], registry=r)
+                             "another), refused (malformed, hostile, or from a port sdnapp gives no lease), "
+                             "store_down (the store did not answer).", ["outcome"], registry=r)
         # NAT (the `nat` extension) adds its counters here, next to the others, with one hook each where
         # the event happens: NAT sessions and translations.
 

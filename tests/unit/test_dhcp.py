@@ -24,6 +24,7 @@ from sdnapp import dhcp
 from sdnapp.config import DhcpConfig
 from sdnapp.dhcp import Lease, Reply, Silence, answer, parse_request
 from sdnapp.dhcpserver import DhcpServer, claims
+from sdnapp.engines import StoreUnavailable
 from sdnapp.metrics import Metrics
 from sdnapp.model import Network, Port, Subnet, Vnic
 from sdnapp.packetin import PacketIns, is_lldp
@@ -309,6 +310,17 @@ def test_a_nated_network_gets_the_outsides_dns_servers_unless_its_subnet_has_som
         server = DhcpServer(desired, Sent(), DhcpConfig(), 1500, nat_dns=("192.0.2.53",))  # type: ignore[arg-type]
         lease = server.lease(DPID, 3)
         assert isinstance(lease, Lease) and (lease.dns, lease.mtu) == (want, 1450)
+
+
+def test_a_store_that_does_not_answer_leaves_the_request_unanswered_and_counted() -> None:
+    def down(dpid: int, port_no: int) -> None:
+        raise StoreUnavailable("connection refused")
+
+    sent, metrics = Sent(), Metrics()
+    desired = SimpleNamespace(addressed_vnic=down, segment_type="vlan")
+    server = DhcpServer(desired, sent, DhcpConfig(), 1500, metrics)  # type: ignore[arg-type]
+    assert server.handle(DPID, 3, request("discover")) == "store_down" and sent == []
+    assert 'sdnapp_dhcp_packets_total{outcome="store_down"} 1.0' in metrics.exposition()[1].decode()
 
 
 # -- the dispatcher: a handler's failure is logged, never raised ----------------------------------------------

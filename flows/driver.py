@@ -8,7 +8,7 @@ from typing import Protocol
 
 from topology.fabric import Fabric
 
-from .model import Flow
+from .model import Action, Flow, MatchValue
 from .state import Member
 
 
@@ -41,4 +41,17 @@ class Driver(Protocol):
 
     def segment_switches(self, members: Sequence[Member], ctx: Context) -> frozenset[int]:
         """The switches that hold flows of the network (each must confirm them before a port is ACTIVE)."""
+        ...
+
+    def network_match(self, segment_id: int) -> dict[str, MatchValue]:
+        """The match fields that tell the network's frames apart inside a switch, after table 0."""
+        ...
+
+    def leave_network(self) -> tuple[Action, ...]:
+        """What takes a frame out of its network's encapsulation inside a switch (a VLAN tag)."""
+        ...
+
+    def deliver_actions(self, segment_id: int, m: Member, dpid: int, ctx: Context) -> tuple[Action, ...] | None:
+        """What sends a frame that belongs to no network yet from switch `dpid` to member `m` of this one
+        (the gateway's answers); None while no way there is known."""
         ...

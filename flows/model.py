@@ -50,6 +50,27 @@ class SetField:
 
 
 @dataclass(frozen=True, order=True, slots=True)
+class DecTtl:
+    """Decrement the IPv4 TTL (a router's hop); a packet whose TTL runs out is dropped."""
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Ct:
+    """Open vSwitch's connection tracker (`ct`): look the packet up in `zone` (committing its connection
+    with `commit`), apply `nat`, and continue in `table` with the packet's ct_state and ct_zone set.
+
+    `nat` is "" (no NAT), "nat" (the translation the connection already has, both ways), "src=A"
+    or "dst=A" (translate a connection being committed to address A). Without `table` the packet
+    goes on with the flow's next action (ct_state is not set for it).
+    """
+
+    zone: int
+    commit: bool = False
+    table: int | None = None
+    nat: str = ""
+
+
+@dataclass(frozen=True, order=True, slots=True)
 class Opaque:
     """Something read from a switch that this application never writes.
 
@@ -60,7 +81,7 @@ class Opaque:
     text: str
 
 
-Action = Output | PushVlan | PopVlan | SetField | Opaque
+Action = Output | PushVlan | PopVlan | SetField | DecTtl | Ct | Opaque
 
 
 FlowKey = tuple[int, int, tuple[tuple[str, MatchValue], ...]]
@@ -113,4 +134,11 @@ def format_action(a: Action) -> str:
         return "pop_vlan"
     if isinstance(a, SetField):
         return f"set_field:{_fmt(a.value)}->{a.name}"
+    if isinstance(a, DecTtl):
+        return "dec_ttl"
+    if isinstance(a, Ct):
+        parts = [*(["commit"] if a.commit else []), f"zone={a.zone}",
+                 *([f"table={a.table}"] if a.table is not None else []),
+                 *([a.nat if a.nat == "nat" else f"nat({a.nat})"] if a.nat else [])]
+        return f"ct({','.join(parts)})"
     return f"opaque({a.text})"

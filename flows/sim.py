@@ -30,6 +30,8 @@ from .model import (
     OFPVID_NONE,
     OFPVID_PRESENT,
     Action,
+    Ct,
+    DecTtl,
     Flow,
     MatchValue,
     Opaque,
@@ -50,13 +52,34 @@ _PREREQ = {"ipv4_src": 0x0800, "ipv4_dst": 0x0800, "arp_spa": 0x0806, "arp_tpa":
 _PROTO_PREREQ = {"udp_src": 17, "udp_dst": 17, "icmpv4_type": 1}
 _KNOWN_FIELDS = (
     frozenset({"in_port", "vlan_vid", "eth_type", "tunnel_id", "ip_proto", "udp_src", "udp_dst", "arp_op",
-               "icmpv4_type"})
+               "icmpv4_type", "ct_state", "ct_zone"})
     | _MAC_FIELDS | _IPV4_FIELDS
 )
 # Fields a set_field may rewrite in place (an answer made on the switch), besides the VLAN and tunnel ones.
 _REWRITABLE = frozenset({"eth_src", "eth_dst", "arp_op", "arp_sha", "arp_spa", "arp_tha", "arp_tpa", "ipv4_src",
                          "ipv4_dst", "icmpv4_type"})
 TUNNEL_ID_MAX = (1 << 64) - 1
+MAX_RECIRCULATIONS = 8
+_CT_NEW, _CT_EST, _CT_RPL, _CT_TRK = 0x01, 0x02, 0x08, 0x20
+Tuple5 = tuple[str | None, str | None, int | None, int | None, int | None]
+
+
+@dataclass
+class Connection:
+    """A connection the simulated tracker committed: its original direction and the reply it expects
+    (with its translation applied), and whether a reply was seen."""
+
+    orig: Tuple5
+    reply: Tuple5
+    replied: bool = False
+
+
+def _tuple(p: Packet) -> Tuple5:
+    return (p.ipv4_src, p.ipv4_dst, p.ip_proto, p.udp_src, p.udp_dst)
+
+
+def _reverse(t: Tuple5) -> Tuple5:
+    return (t[1], t[0], t[2], t[4], t[3])
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,9 @@ class Packet:
     tunnel_id: int = 0  # 0 unless a tunnel delivered it or a flow set it (as OVS's tun_id)
     tun_ipv4_src: str | None = None  # outer source address, for a frame that came out of a tunnel
     tun_ipv4_dst: str | None = None  # outer destination, for a frame about to go into a tunnel
+    ip_ttl: int = 64
+    ct_state: int = 0  # what the connection tracker said of it (0: not tracked); see flows.nat
+    ct_zone: int = 0
 
 
 def mac_to_int(mac: str) -> int:
@@ -163,6 +189,9 @@ class FakeSwitch:
         self.datapath_id = datapath_id
         self.port_nos = frozenset(port_nos)
         self.flows: dict[int, dict[FlowKey, Flow]] = {}
+        # Open vSwitch's connection tracker, as far as flows.nat uses it: per zone, the connections
+        # committed. Enough to prove where answers go; no timeouts, ports never remapped.
+        self.conntrack: dict[int, list[Connection]] = {}
 
     def all_flows(self) -> list[Flow]:
         return [f for t in sorted(self.flows) for f in self.flows[t].values()]
@@ -229,6 +258,7 @@ class FakeSwitch:
         out: list[tuple[int, Packet]] = []
         lookups: list[Lookup] = []
         table_id: int | None = 0
+        recirculations = 0
         while table_id is not None:
             flow = self.lookup(table_id, packet)
             lookups.append(Lookup(table_id, flow, packet))
@@ -236,10 +266,56 @@ class FakeSwitch:
                 break  # OpenFlow 1.3 table-miss default: drop
             if flow.extra:
                 raise NotImplementedError(f"simulator cannot run instructions {flow.extra}")
-            for action in flow.actions:
-                packet = self._act(action, packet, out, flow)
             table_id = flow.goto
+            for i, action in enumerate(flow.actions):
+                if isinstance(action, DecTtl):
+                    if packet.eth_type != 0x0800:
+                        raise AssertionError(f"dec_ttl on a frame that is not IPv4: {flow}")
+                    if packet.ip_ttl <= 1:
+                        return Visit(tuple(lookups), tuple(out))  # expired: dropped
+                    packet = replace(packet, ip_ttl=packet.ip_ttl - 1)
+                elif isinstance(action, Ct):
+                    packet = self._ct(action, packet, flow)
+                    if action.table is not None:  # recirculation: the flow's other actions never run here
+                        if i != len(flow.actions) - 1 or flow.goto is not None:
+                            raise AssertionError(f"ct with a table must end the flow: {flow}")
+                        recirculations += 1
+                        if recirculations > MAX_RECIRCULATIONS:
+                            raise AssertionError(f"a frame recirculated more than {MAX_RECIRCULATIONS} times")
+                        table_id = action.table
+                else:
+                    packet = self._act(action, packet, out, flow)
         return Visit(tuple(lookups), tuple(out))
+
+    def _ct(self, action: Ct, packet: Packet, flow: Flow) -> Packet:
+        """The connection tracker: look the packet up in the zone, commit, translate; set ct_state/ct_zone."""
+        if packet.eth_type != 0x0800:
+            raise AssertionError(f"ct on a frame that is not IPv4: {flow}")
+        conns = self.conntrack.setdefault(action.zone, [])
+        t = _tuple(packet)
+        conn = next((c for c in conns if t in (c.orig, c.reply)), None)
+        reply = conn is not None and t == conn.reply
+        if conn is None and action.commit:
+            translated = t
+            if action.nat.startswith("src="):
+                translated = (action.nat[4:], *t[1:])
+            elif action.nat.startswith("dst="):
+                translated = (t[0], action.nat[4:], *t[2:])
+            conn = Connection(t, _reverse(translated))
+            conns.append(conn)
+            state = _CT_TRK | _CT_NEW
+        elif conn is None:
+            state = _CT_TRK | _CT_NEW
+        elif reply:
+            conn.replied = True
+            state = _CT_TRK | _CT_EST | _CT_RPL
+        else:
+            state = _CT_TRK | (_CT_EST if conn.replied else _CT_NEW)
+        if action.nat and conn is not None:
+            # The connection's translation: the original direction becomes the reply's reverse, and back.
+            src, dst = (conn.orig[1], conn.orig[0]) if reply else (conn.reply[1], conn.reply[0])
+            packet = replace(packet, ipv4_src=src, ipv4_dst=dst)
+        return replace(packet, ct_state=state, ct_zone=action.zone)
 
     def _act(self, action: Action, packet: Packet, out: list[tuple[int, Packet]], flow: Flow) -> Packet:
         if isinstance(action, Output):
@@ -279,6 +355,8 @@ class FakeSwitch:
                 if not 0 <= tid <= TUNNEL_ID_MAX:
                     raise AssertionError(f"tunnel_id {tid} does not fit 64 bits: {flow}")
                 return replace(packet, tunnel_id=tid)
+            if action.name == "in_port" and isinstance(action.value, int):
+                return replace(packet, in_port=action.value)
             if action.name == "tun_ipv4_dst" and isinstance(action.value, str):
                 return replace(packet, tun_ipv4_dst=str(ipaddress.IPv4Address(action.value)))
             raise NotImplementedError(f"set_field {action.name}")

@@ -22,11 +22,26 @@ class Member:
     # VNIC's switch; None where the network has none.
     gateway: str | None = None
     dhcp: bool = False  # its DHCP requests go to the controller, which answers them (its network serves DHCP)
+    # The network's router on the gateway switch (the `nat` extension), not a VNIC: the isolation
+    # driver carries frames for GATEWAY_MAC to it, and hands them to the NAT tables there.
+    router: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NatState:
+    """A NATed network as the gateway sees it: its connection-tracking zone, its address range, its
+    outside address, and its ports' floating addresses as (port's address, floating address)."""
+
+    zone: int
+    prefix: str
+    external: str
+    floating: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentState:
-    """One network as the data plane sees it: its segment and its members."""
+    """One network as the data plane sees it: its segment and its members (and its NAT, if NATed)."""
 
     segment_id: int
     members: tuple[Member, ...]
+    nat: NatState | None = None

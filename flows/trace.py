@@ -150,9 +150,10 @@ def follow(switches: Mapping[int, FakeSwitch], wiring: Wiring, dpid: int, frame:
                 far_dpid, far_port = e.to
                 if e.kind == "tunnel":
                     src_ip = wiring.tunnels[at].ip
-                    landed = replace(out, in_port=far_port, tun_ipv4_src=src_ip, tun_ipv4_dst=None)
+                    landed = replace(out, in_port=far_port, tun_ipv4_src=src_ip, tun_ipv4_dst=None, ct_state=0,
+                                     ct_zone=0)
                 else:
-                    landed = replace(out, in_port=far_port)
+                    landed = replace(out, in_port=far_port, ct_state=0, ct_zone=0)
                 e = replace(e, next_hop=index + 1 + len(queue))
                 queue.append((far_dpid, landed, crossed + 1, index))
             emits.append(e)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from topology.fabric import Fabric, Link
 
 from .driver import Context
-from .model import OFPVID_PRESENT, Action, Flow, Output, PopVlan, PushVlan, SetField, match
+from .model import OFPVID_PRESENT, Action, Flow, MatchValue, Output, PopVlan, PushVlan, SetField, match
+from .nat import TABLE_NAT_OUT
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
@@ -57,6 +58,10 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     vid = OFPVID_PRESENT | segment_id
     flows: list[Flow] = []
     for m in local:
+        if m.router:  # the network's router here: frames for it go on to the NAT tables, still tagged
+            flows.append(Flow(TABLE_FORWARD, PRIO_UNICAST, match(vlan_vid=vid, eth_dst=m.mac), goto=TABLE_NAT_OUT,
+                              cookie=cookie))
+            continue
         flows.extend(access_flows(m, (PushVlan(), SetField("vlan_vid", vid)), cookie, dhcp_meter))
         flows.append(
             Flow(
@@ -99,11 +104,12 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     # outputs to the ingress port unless asked with IN_PORT, so each port of the
     # network gets one copy and nothing goes back where it came from.
     tree_ports = sorted({lk.end_at(dpid).port_no for lk in flood_links if dpid in (lk.a.datapath_id, lk.b.datapath_id)})
-    if local or tree_ports:
+    access = sorted({m.port_no for m in local if not m.router})
+    if access or tree_ports:
         flood: list[Action] = [Output(p) for p in tree_ports]
-        if local:
+        if access:
             flood.append(PopVlan())
-            flood.extend(Output(p) for p in sorted({m.port_no for m in local}))
+            flood.extend(Output(p) for p in access)
         flows.append(
             Flow(
                 table=TABLE_FORWARD,
@@ -116,8 +122,29 @@ def segment_flows(segment_id: int, members: Sequence[Member], dpid: int, fabric:
     return flows
 
 
+def deliver_actions(segment_id: int, m: Member, dpid: int, fabric: Fabric) -> tuple[Action, ...] | None:
+    """What sends an untagged frame from switch `dpid` to member `m` of the network: out of its port
+    here, else tagged on the first hop towards its switch; None when no path leads there."""
+    if m.datapath_id == dpid:
+        return (Output(m.port_no),)
+    hop = fabric.next_hop(dpid, m.datapath_id)
+    if hop is None:
+        return None
+    return (PushVlan(), SetField("vlan_vid", OFPVID_PRESENT | segment_id), Output(hop.end_at(dpid).port_no))
+
+
 class VlanDriver:
     uses_fabric = True
+
+    def network_match(self, segment_id: int) -> dict[str, MatchValue]:
+        """How a frame of the network is told apart inside a switch (after table 0): its tag."""
+        return {"vlan_vid": OFPVID_PRESENT | segment_id}
+
+    def leave_network(self) -> tuple[Action, ...]:
+        return (PopVlan(),)
+
+    def deliver_actions(self, segment_id: int, m: Member, dpid: int, ctx: Context) -> tuple[Action, ...] | None:
+        return deliver_actions(segment_id, m, dpid, ctx.fabric)
 
     def segment_flows(self, segment_id: int, members: Sequence[Member], dpid: int, ctx: Context) -> list[Flow]:
         return segment_flows(segment_id, members, dpid, ctx.fabric, ctx.dhcp_meter)

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .driver import Context
-from .model import Action, Flow, Output, SetField, match
+from .model import Action, Flow, MatchValue, Output, SetField, match
+from .nat import TABLE_NAT_OUT
 from .pipeline import PRIO_FLOOD, PRIO_TRUNK, PRIO_UNICAST, TABLE_FORWARD, TABLE_INGRESS, access_flows, cookie_for
 from .state import Member
 
@@ -63,6 +64,10 @@ class VxlanDriver:
                     remote[m.datapath_id] = end.ip
         flows: list[Flow] = []
         for m in local:
+            if m.router:  # the network's router here: frames for it go on to the NAT tables
+                flows.append(Flow(TABLE_FORWARD, PRIO_UNICAST, match(tunnel_id=segment_id, eth_dst=m.mac),
+                                  goto=TABLE_NAT_OUT, cookie=cookie))
+                continue
             flows.extend(access_flows(m, (SetField("tunnel_id", segment_id),), cookie, ctx.dhcp_meter))
             flows.append(
                 Flow(
@@ -101,9 +106,26 @@ class VxlanDriver:
         flows.append(self._flood(segment_id, local, remote, tun, cookie))
         return flows
 
+    def network_match(self, segment_id: int) -> dict[str, MatchValue]:
+        """How a frame of the network is told apart inside a switch (after table 0): its VNI."""
+        return {"tunnel_id": segment_id}
+
+    def leave_network(self) -> tuple[Action, ...]:
+        return ()
+
+    def deliver_actions(self, segment_id: int, m: Member, dpid: int, ctx: Context) -> tuple[Action, ...] | None:
+        """What sends a frame from hypervisor `dpid` to member `m` of the network: out of its port here,
+        else through the tunnel to its hypervisor; None while a tunnel end is unknown."""
+        if m.datapath_id == dpid:
+            return (Output(m.port_no),)
+        here, there = ctx.tunnels.get(dpid), ctx.tunnels.get(m.datapath_id)
+        if here is None or here.port_no is None or there is None:
+            return None
+        return (SetField("tunnel_id", segment_id), SetField("tun_ipv4_dst", there.ip), Output(here.port_no))
+
     @staticmethod
     def _flood(segment_id: int, local: list[Member], remote: dict[int, str], tun: int | None, cookie: int) -> Flow:
-        actions: list[Action] = [Output(p) for p in sorted({m.port_no for m in local})]
+        actions: list[Action] = [Output(p) for p in sorted({m.port_no for m in local if not m.router})]
         if tun is not None:
             for ip in sorted(set(remote.values())):
                 actions += [SetField("tun_ipv4_dst", ip), Output(tun)]

@@ -315,7 +315,8 @@ PORT_FLOW: Schema = {
 FRAME: Schema = {
     "type": "object",
     "properties": {
-        **{k: {"type": "integer"} for k in ("in_port", "vlan_vid", "ip_proto", "udp_src", "udp_dst", "tunnel_id")},
+        **{k: {"type": "integer"} for k in ("in_port", "vlan_vid", "ip_proto", "udp_src", "udp_dst", "tunnel_id",
+                                            "ip_ttl", "ct_state", "ct_zone")},
         **{k: {"type": "string"} for k in ("eth_src", "eth_dst", "eth_type", "ipv4_src", "ipv4_dst", "arp_spa",
                                            "arp_tpa", "arp_sha", "tun_ipv4_src", "tun_ipv4_dst")},
     },

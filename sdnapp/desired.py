@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from flows.state import Member, SegmentState
+from flows.nat import zone_of
+from flows.state import Member, NatState, SegmentState
 from topology.switches import SwitchPort, Topology
 
 from .model import Binding, Network, Port, Subnet, Vnic
@@ -21,10 +22,13 @@ LOG = logging.getLogger(__name__)
 
 
 class DesiredState:
-    def __init__(self, store: Store, topology: Topology, segment_type: str) -> None:
+    def __init__(self, store: Store, topology: Topology, segment_type: str,
+                 pool: tuple[str, str] | None = None) -> None:
+        """`pool`: the outside addresses of the `nat` extension, where it is offered."""
         self.store = store
         self.topology = topology
         self.segment_type = segment_type
+        self.pool = pool
 
     def segment_states(self, segment_ids: Iterable[int] | None = None) -> dict[int, SegmentState]:
         """Desired state per segment, read in one transaction: members whose switch port is known.
@@ -38,6 +42,7 @@ class DesiredState:
             rows = tx.attached_vnics(self.segment_type, segment_ids)
             segments = list(segment_ids) if segment_ids is not None else tx.segments(self.segment_type)
             subnets = {s.network_id: s for s in tx.subnets(network_ids={p.network_id for _, p, _ in rows})}
+            nat = tx.nat_segments(self.segment_type, segment_ids) if self.pool is not None else {}
             if segment_ids is None:
                 claims = tx.bindings_on({v.binding.datapath_id for _, _, v in rows if v.binding})
             else:
@@ -69,7 +74,13 @@ class DesiredState:
                        port.port_security, tuple((a.mac_address, a.ip_address) for a in port.address_pairs),
                        subnet.gateway_ip if subnet else None, bool(subnet and subnet.enable_dhcp))
             )
-        return {s: SegmentState(s, tuple(ms)) for s, ms in members.items()}
+        return {s: SegmentState(s, tuple(ms), self._nat(nat.get(s))) for s, ms in members.items()}
+
+    def _nat(self, found: tuple[str, str, list[tuple[str, str]]] | None) -> NatState | None:
+        if found is None or self.pool is None:
+            return None
+        prefix, external, floating = found
+        return NatState(zone_of(external, self.pool), prefix, external, tuple(floating))
 
     def _resolve(self, b: Binding) -> SwitchPort | None:
         return self.topology.resolve(b.datapath_id, b.port_no, b.port_name)

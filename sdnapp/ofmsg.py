@@ -16,7 +16,7 @@ from typing import Any
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from flows.model import Action, Flow, Opaque, Output, PopVlan, PushVlan, SetField
+from flows.model import Action, Ct, DecTtl, Flow, Opaque, Output, PopVlan, PushVlan, SetField
 from flows.pipeline import COOKIE_MARK, COOKIE_MARK_MASK
 
 from . import flowcodec
@@ -39,7 +39,45 @@ def _action(a: Action) -> Any:
         return parser.OFPActionPopVlan()
     if isinstance(a, SetField):
         return parser.OFPActionSetField(**{a.name: a.value})
+    if isinstance(a, DecTtl):
+        return parser.OFPActionDecNwTtl()
+    if isinstance(a, Ct):
+        return _ct(a)
     raise ValueError(f"cannot send {a}")
+
+
+# Open vSwitch's conntrack action (nicira_ext): flags, "no recirculation", NAT flags and ranges.
+_CT_COMMIT = 1
+_CT_NO_TABLE = 255
+_NAT_SRC, _NAT_DST = 1, 2
+
+
+def _ct(a: Ct) -> Any:
+    nat: list[Any] = []
+    if a.nat == "nat":
+        nat = [parser.NXActionNAT(0)]
+    elif a.nat:
+        kind, address = a.nat.split("=")
+        nat = [parser.NXActionNAT(_NAT_SRC if kind == "src" else _NAT_DST, range_ipv4_min=address)]
+    # An immediate zone: no source field, the zone in zone_ofs_nbits.
+    return parser.NXActionCT(_CT_COMMIT if a.commit else 0, "", a.zone,
+                             _CT_NO_TABLE if a.table is None else a.table, 0, nat)
+
+
+def _ct_value(a: Any) -> Action:
+    """The Ct of an NXActionCT read back, or Opaque for one sdnapp never writes."""
+    nat = ""
+    inner = list(a.actions)
+    if len(inner) == 1 and isinstance(inner[0], parser.NXActionNAT):
+        n = inner[0]
+        if n.flags == 0 and not n.range_ipv4_min:
+            nat = "nat"
+        elif n.flags in (_NAT_SRC, _NAT_DST) and n.range_ipv4_min and n.range_ipv4_max in ("", n.range_ipv4_min):
+            nat = f"{'src' if n.flags == _NAT_SRC else 'dst'}={n.range_ipv4_min}"
+    if a.zone_src or a.alg or a.flags & ~_CT_COMMIT or (inner and not nat):
+        return Opaque(repr(a))
+    return Ct(a.zone_ofs_nbits, bool(a.flags & _CT_COMMIT), None if a.recirc_table == _CT_NO_TABLE else a.recirc_table,
+              nat)
 
 
 def flow_mod(datapath: Any, kind: str, f: Flow) -> Any:
@@ -111,6 +149,10 @@ def _action_value(a: Any) -> Action:
         return PopVlan()
     if isinstance(a, parser.OFPActionSetField):
         return SetField(a.key, a.value)
+    if isinstance(a, parser.OFPActionDecNwTtl):
+        return DecTtl()
+    if isinstance(a, parser.NXActionCT):
+        return _ct_value(a)
     return Opaque(repr(a))
 
 

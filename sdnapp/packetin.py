@@ -48,3 +48,8 @@ class PacketIns:
 
 def is_lldp(data: bytes) -> bool:
     return len(data) >= 14 and data[12:14] == b"\x88\xcc"
+
+
+def is_arp(data: bytes) -> bool:
+    """An untagged ARP frame (the gateway's uplink: its next hop, and requests for the pool's addresses)."""
+    return len(data) >= 14 and data[12:14] == b"\x08\x06"

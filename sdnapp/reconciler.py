@@ -21,6 +21,7 @@ from flows.diff import FlowDiff, diff
 from flows.driver import Context, Driver, TunnelEnd
 from flows.installed import InstalledTable
 from flows.model import Flow
+from flows.nat import Gateway, gateway_base_flows, nat_flows, with_router
 from flows.pipeline import (
     BASE_PARTITION,
     CONTROLLER_BURST,
@@ -30,6 +31,7 @@ from flows.pipeline import (
     DHCP_METER,
     DHCP_RATE_PPS,
     base_flows,
+    cookie_for,
     partition_of,
 )
 from flows.state import Member, SegmentState
@@ -98,9 +100,13 @@ class Reconciler:
         tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
         workers: int = 4,
         metrics: Metrics = NO_METRICS,
+        gateway: Callable[[int | None], Gateway | None] = lambda meter: None,
+        gateway_held: Callable[[list[Flow]], None] = lambda flows: None,
     ) -> None:
         """`workers` threads reconcile different switches at once: one switch's barrier round trip
-        does not hold up another's job."""
+        does not hold up another's job. `gateway(meter)` is the NAT gateway as it is now (None
+        without the `nat` extension), its ARP to the controller through `meter`; `gateway_held` learns
+        what the gateway switch holds when it is read back."""
         self.desired = desired
         self.topology = topology
         self.status = status
@@ -110,6 +116,8 @@ class Reconciler:
         self.tunnels = tunnels
         self.workers = workers
         self.metrics = metrics
+        self.gateway = gateway
+        self.gateway_held = gateway_held
         self.retry_delay = 2.0
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
@@ -168,6 +176,15 @@ class Reconciler:
         self.topology.port_changed(dpid, port, deleted=deleted)
         self._ports_changed(dpid, [(port, deleted)])
         self.on_links_changed()
+        gw = self.gateway(None)
+        if gw is not None and dpid == gw.datapath_id:  # its uplink may have come or gone
+            self._schedule(dpid, Work(every=True))
+
+    def gateway_changed(self) -> None:
+        """The NAT gateway's own flows differ (its next hop's MAC): recompute the gateway switch."""
+        gw = self.gateway(None)
+        if gw is not None and gw.datapath_id in self.topology.connected():
+            self._schedule(gw.datapath_id, Work(every=True))
 
     def _ports_changed(self, dpid: int, changes: list[tuple[SwitchPort, bool]], here: bool = True) -> None:
         """VNICs bound to these switch ports may now resolve otherwise: their networks are recomputed
@@ -221,6 +238,9 @@ class Reconciler:
         else:
             _, states = self._read_states(set(segments))
             targets = {m.datapath_id for st in states.values() for m in st.members}
+            gw = self.gateway(None)
+            if gw is not None and any(st.nat is not None for st in states.values()):
+                targets.add(gw.datapath_id)  # NATed networks are routed there
             with self._cond:
                 targets |= {d for d, table in self._installed.items() if any(table.holds(s) for s in segments)}
             targets &= connected  # a switch not read back yet gets everything from its connect job
@@ -320,7 +340,11 @@ class Reconciler:
                     dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST),
                 self.channel.ensure_controller_meter(dpid, DHCP_METER, DHCP_RATE_PPS, DHCP_BURST),
             )
-            fresh = InstalledTable(self.channel.read_flows(dpid))
+            read = self.channel.read_flows(dpid)
+            gw = self.gateway(None)
+            if gw is not None and dpid == gw.datapath_id:
+                self.gateway_held(read)
+            fresh = InstalledTable(read)
             with self._cond:
                 self._installed[dpid] = fresh
                 self._metered[dpid] = metered
@@ -334,11 +358,16 @@ class Reconciler:
             raise SwitchGone(f"{dpid:016x}")
         ctx = Context(self.topology.fabric(), self.tunnels(), DHCP_METER if dhcp_metered else None)
 
+        gw = self.gateway(CONTROLLER_METER if lldp_metered else None)
         desired: list[Flow] = []
         installed: list[Flow] = []
         if every:
             desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if lldp_metered else None))
+            if gw is not None and dpid == gw.datapath_id:
+                desired.extend(gateway_base_flows(gw, cookie_for(BASE_PARTITION)))
             partitions = table.partitions() | {BASE_PARTITION} | self._segments_at(dpid, states)
+            if gw is not None and dpid == gw.datapath_id:  # every NATed network is routed here
+                partitions |= {s for s, st in states.items() if st.nat is not None}
         else:
             partitions = set(states)
         confirmations: list[tuple[int, Member, frozenset[int]]] = []
@@ -347,8 +376,10 @@ class Reconciler:
             state = states.get(part)
             if state is None:
                 continue
-            desired.extend(self.driver.segment_flows(part, state.members, dpid, ctx))
-            footprint = self.driver.segment_switches(state.members, ctx)
+            members = with_router(state, gw)
+            desired.extend(self.driver.segment_flows(part, members, dpid, ctx))
+            desired.extend(nat_flows(state, dpid, gw, self.driver, ctx, cookie_for(part)))
+            footprint = self.driver.segment_switches(members, ctx)
             if dpid in footprint:
                 confirmations.extend((part, m, footprint) for m in state.members)
         d = diff(desired, installed)

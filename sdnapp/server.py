@@ -15,6 +15,7 @@ from flows.driver import TunnelEnd
 
 from .config import Config, ConfigError
 from .core import HostInfo
+from .gateway import GatewayAgent
 from .metrics import State as MetricsState
 
 LOG = logging.getLogger("sdnapp")
@@ -52,6 +53,7 @@ class Server:
         self.config = config
         self._configured = {sw.datapath_id: sw for sw in config.switches}
         self._stop = threading.Event()
+        self.gateway: GatewayAgent | None = None
 
     def build(self) -> None:
         # Imported here so that `sdnapp --help` and config errors stay fast.
@@ -77,7 +79,7 @@ class Server:
         from .nova import NovaNotifier
         from .ofapp import SwitchChannels
         from .ovsdb import SwitchDb, TunnelSpec, VifBinder
-        from .packetin import PacketIns, is_lldp
+        from .packetin import PacketIns, is_arp, is_lldp
         from .reconciler import Reconciler
         from .remembered import RememberedTopology
         from .service import NetworkService, SegmentPool
@@ -97,14 +99,18 @@ class Server:
         self.status = StatusBook()
         low, high = c.isolation.segment_range
         pool = SegmentPool(c.isolation.driver, low, high)
-        desired = DesiredState(self.store, self.topology, pool.type)
+        desired = DesiredState(self.store, self.topology, pool.type, c.external.pool if c.external else None)
         self.capabilities = CapabilityBook()
         self.channels = SwitchChannels(self.metrics, self.capabilities)
         driver: Driver = VxlanDriver() if c.isolation.driver == vxlan.DRIVER else VlanDriver()
         self.reconciler = Reconciler(
             desired, self.topology, self.status, self.channels,
             driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends, metrics=self.metrics,
+            gateway=lambda meter: self.gateway.view(meter) if self.gateway is not None else None,
+            gateway_held=lambda flows: self.gateway.seed(flows) if self.gateway is not None else None,
         )
+        self.gateway = (GatewayAgent(c.external, self.topology, self.store, self.channels.packet_out,
+                                     self.reconciler.gateway_changed) if c.external is not None else None)
         self.notifier = NovaNotifier(c.nova, self.store) if c.nova.enabled else None
         if self.notifier is not None:
             self.status.watch(self.notifier.status_changed)
@@ -141,6 +147,8 @@ class Server:
         dhcp_server = DhcpServer(desired, self.channels.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics,
                                  nat_dns=c.external.dns_servers if c.external is not None else ())
         self.packet_ins.add("dhcp", claims_dhcp, dhcp_server.handle)
+        if self.gateway is not None:
+            self.packet_ins.add("arp", is_arp, self.gateway.on_packet)
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()
         tracer = Tracer(desired, self.topology, driver, self.tunnel_ends, c.topology.discovery,
@@ -201,6 +209,8 @@ class Server:
         if db is not None:
             out["ovsdb"] = {"remote": db.config.ovsdb, "connected": db.state.connected, "error": db.state.error,
                             "vifs": len(db.state.vifs)}
+        if self.gateway is not None and dpid == self.gateway.datapath_id:
+            out["gateway"] = self.gateway.report()
         end = self.tunnel_end(dpid)  # this switch's alone: a listing of N switches must not cost N^2
         if end is not None:
             problem = db.state.tunnel if db is not None else None
@@ -265,6 +275,8 @@ class Server:
         self.reconciler.start()
         if self.feed is not None:
             self.feed.start()
+        if self.gateway is not None:
+            self.gateway.start()
         self.remembered.start()
         if self.discovery is not None:
             self.discovery.start()
@@ -301,6 +313,8 @@ class Server:
             db.stop()
         if self.feed is not None:
             self.feed.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
         self.reconciler.stop()
         self.remembered.stop()
         if self.notifier is not None:

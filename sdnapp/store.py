@@ -861,9 +861,29 @@ class Txn:
     def delete_floating(self, floating_id: str) -> None:
         self.db.execute("DELETE FROM external_addresses WHERE floating_id = ?", (floating_id,))
 
-    def nat_networks(self) -> list[Network]:
-        q = f"SELECT {_NET_COLS} FROM networks n WHERE n.nat = 1 ORDER BY n.created_at, n.id"
-        return [_network(r) for r in self.db.execute(q)]
+    def nat_segments(
+        self, segment_type: str, segment_ids: Iterable[int] | None = None
+    ) -> dict[int, tuple[str, str, list[tuple[str, str]]]]:
+        """Per segment of a NATed network with an address range (some segments or all): its range, its
+        external address, and its ports' (address, floating address), by port address."""
+        q = ("SELECT n.segment_id, n.address_prefix, e.address FROM networks n "
+             "JOIN external_addresses e ON e.network_id = n.id "
+             "WHERE n.nat = 1 AND n.address_prefix IS NOT NULL AND n.admin_state_up = 1 AND n.segment_type = ?")
+        args: list[object] = [segment_type]
+        if segment_ids is not None:
+            ids = sorted(set(segment_ids))
+            q += f" AND n.segment_id IN ({', '.join('?' * len(ids))})"
+            args.extend(ids)
+        out: dict[int, tuple[str, str, list[tuple[str, str]]]] = {
+            int(r[0]): (str(r[1]), str(r[2]), []) for r in self.db.execute(q, args)}
+        rows = self.db.execute(
+            "SELECT n.segment_id, p.ip_address, e.address FROM external_addresses e "
+            "JOIN ports p ON p.id = e.port_id JOIN networks n ON n.id = p.network_id "
+            "WHERE n.segment_type = ? AND p.ip_address IS NOT NULL ORDER BY p.ip_address", (segment_type,))
+        for seg, fixed, fa in rows:
+            if int(seg) in out:
+                out[int(seg)][2].append((str(fixed), str(fa)))
+        return out
 
     # the topology as last seen
     def remembered_switches(self) -> dict[int, list[SwitchPort]]:

@@ -265,7 +265,7 @@ def frame_view(p: Packet) -> Json:
     out: Json = {}
     for f in fields(p):
         v = getattr(p, f.name)
-        if v is None or (f.name == "tunnel_id" and v == 0):
+        if v is None or (f.name in ("tunnel_id", "ip_ttl", "ct_state", "ct_zone") and v == f.default):
             continue
         out[f.name] = f"{v:#06x}" if f.name == "eth_type" else v
     return out

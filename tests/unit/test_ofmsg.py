@@ -307,7 +307,7 @@ UNKNOWN_ACTIONS = [
     parser.OFPActionGroup(7),
     parser.OFPActionSetQueue(1),
     parser.OFPActionCopyTtlOut(),
-    parser.OFPActionDecNwTtl(),
+    parser.OFPActionDecMplsTtl(),
     parser.OFPActionPushMpls(0x8847),
 ]
 

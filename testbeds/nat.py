@@ -1,0 +1,180 @@
+"""A NAT testbed on Mininet: two OVS switches in a line, the second the gateway with an uplink to an
+outside host (203.0.113.1, the next hop, in its own namespace), and two tenants whose networks both
+use 10.0.0.0/24. The real sdnapp process runs with the `external` section; the gateway is listed in
+`switches` with the machine's OVSDB (that is how sdnapp knows it is Open vSwitch).
+
+    red:  vm1 on s1 (10.0.0.2), vm2 on s2 (10.0.0.3)
+    blue: vm3 on s1 (10.0.0.2, the same address as vm1)
+    out:  on s2's port s2-up, 203.0.113.1/24, running a small HTTP server
+
+The VMs get their addresses statically here, with their default route via the network's gateway and
+its MAC (GATEWAY_MAC) as a static neighbour.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flows.model import GATEWAY_MAC
+
+from .client import Client
+from .process import SdnappProcess
+
+OVSDB = "unix:/var/run/openvswitch/db.sock"
+GATEWAY_DPID = "0000000000000002"
+UPLINK = "s2-up"
+OUTSIDE_IP, OUTSIDE_MAC = "203.0.113.1", "02:00:00:00:0f:01"
+POOL = ("203.0.113.10", "203.0.113.20")
+HTTP_PORT = 8000
+# vm -> (switch, tenant, network)
+VMS = {"vm1": ("s1", "red", "red"), "vm2": ("s2", "red", "red"), "vm3": ("s1", "blue", "blue")}
+NETWORKS = {"red": "red", "blue": "blue"}  # network -> tenant
+
+
+@dataclass
+class Vm:
+    name: str
+    tenant: str
+    network: str
+    mac: str
+    ip: str = ""
+    port_id: str = ""
+    vnic_id: str = ""
+
+
+@dataclass
+class NatBed:
+    net: Any
+    proc: SdnappProcess
+    admin: Client
+    vms: dict[str, Vm] = field(default_factory=dict)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def host(self, name: str) -> Any:
+        return self.net.get(name)
+
+    def client(self, tenant: str) -> Client:
+        return Client(self.proc.url, tenant)
+
+    def gateway_report(self) -> dict[str, Any]:
+        switches = self.admin.get("/v1/switches")["switches"]
+        return dict(next(s for s in switches if s["datapath_id"] == GATEWAY_DPID).get("gateway", {}))
+
+
+def config(api_port: int, of_port: int) -> dict[str, object]:
+    return {
+        "topology": {"lldp_interval": 0.5},
+        "switches": [{"datapath_id": GATEWAY_DPID, "ovsdb": OVSDB, "bridge": "s2"}],
+        "external": {"datapath_id": GATEWAY_DPID, "uplink_port": UPLINK, "prefix": "203.0.113.0/24",
+                     "next_hop": OUTSIDE_IP, "pool": list(POOL), "arp_refresh": 5},
+    }
+
+
+def build_net(of_port: int) -> Any:
+    from mininet.link import Link
+    from mininet.net import Mininet
+    from mininet.node import OVSSwitch, RemoteController
+
+    net = Mininet(controller=None, autoSetMacs=False, autoStaticArp=False, build=False, waitConnected=False)
+    net.addController(RemoteController("c0", ip="127.0.0.1", port=of_port))
+    for i, s in enumerate(("s1", "s2"), 1):
+        net.addSwitch(s, cls=OVSSwitch, datapath="user", protocols="OpenFlow13", failMode="secure",
+                      dpid=f"{i:016x}")
+    for i, (vm, (sw, _, _)) in enumerate(VMS.items(), 1):
+        net.addHost(vm, ip=None, mac=f"02:00:00:00:0a:{i:02x}")
+        net.addLink(vm, sw, cls=Link)
+    net.addHost("out", ip=None, mac=OUTSIDE_MAC)
+    net.addLink("out", "s2", cls=Link, intfName2=UPLINK)
+    net.addLink("s1", "s2", cls=Link)
+    net.build()
+    net.start()
+    for node in net.hosts + net.switches:
+        for intf in node.intfList():
+            if intf.name != "lo":
+                node.cmd(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1")
+    for h in net.hosts:
+        h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+    out = net.get("out")
+    out.cmd(f"ip addr add {OUTSIDE_IP}/24 dev {out.defaultIntf()}")
+    out.cmd(f"ip link set {out.defaultIntf()} up")
+    return net
+
+
+def switch_port(net: Any, host: str) -> str:
+    intf = net.get(host).defaultIntf()
+    link = intf.link
+    return str((link.intf2 if link.intf1 is intf else link.intf1).name)
+
+
+def provision(bed: NatBed) -> None:
+    for name, tenant in NETWORKS.items():
+        bed.networks[name] = bed.client(tenant).create_network(name, "10.0.0.0/24")
+        assert bed.networks[name]["nat"], bed.networks[name]
+    for vm, (sw, tenant, network) in VMS.items():
+        c = bed.client(tenant)
+        node = bed.host(vm)
+        v = Vm(vm, tenant, network, str(node.MAC()))
+        port = c.create_port(bed.networks[network]["id"], f"{vm}-port")
+        vnic = c.create_vnic(v.mac, f"{vm}-eth0")
+        c.plug(port["id"], vnic["id"])
+        bed.admin.bind(vnic["id"], f"{int(sw[1:]):016x}", switch_port(bed.net, vm))
+        v.ip, v.port_id, v.vnic_id = port["ip_address"], port["id"], vnic["id"]
+        bed.vms[vm] = v
+        intf = node.defaultIntf()
+        gateway = bed.networks[network]["gateway_ip"]
+        node.cmd(f"ip addr flush dev {intf}; ip addr add {v.ip}/24 dev {intf}; ip link set {intf} up")
+        node.cmd(f"ip route add default via {gateway}")
+        node.cmd(f"ip neigh replace {gateway} lladdr {GATEWAY_MAC} dev {intf} nud permanent")
+
+
+def wait_next_hop(bed: NatBed, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if bed.gateway_report().get("next_hop_mac"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the next hop was not resolved: {bed.gateway_report()}")
+
+
+def wait_http(host: Any, url: str, timeout: float = 20.0) -> None:
+    """Wait until an HTTP server answers `url` from `host`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.cmd(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 1 {url}").strip() == "200":
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"no HTTP server at {url}")
+
+
+@contextmanager
+def running(workdir: Path, api_port: int, of_port: int) -> Iterator[NatBed]:
+    """sdnapp with an external network, the testbed built and provisioned, every port ACTIVE, the next
+    hop resolved, and an HTTP server on the outside host (stopped at the end)."""
+    proc = SdnappProcess(workdir, api_port=api_port, of_ports=(of_port,), extra=config(api_port, of_port))
+    proc.start()
+    net = None
+    server = None
+    try:
+        net = build_net(of_port)
+        bed = NatBed(net, proc, Client(proc.url, "ops", admin=True))
+        provision(bed)
+        bed.admin.wait_status([v.port_id for v in bed.vms.values()], timeout=30)
+        wait_next_hop(bed)
+        server = bed.host("out").popen(
+            ["timeout", "600", "python3", "-m", "http.server", str(HTTP_PORT), "--bind", OUTSIDE_IP],
+            cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(bed.host("out"), f"http://{OUTSIDE_IP}:{HTTP_PORT}/")
+        yield bed
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(5)
+        if net is not None:
+            net.stop()
+        proc.stop()

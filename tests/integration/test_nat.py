@@ -1,0 +1,155 @@
+"""NATed networks on a real OVS gateway (testbeds/nat.py), driven over HTTP against the real sdnapp process,
+asserted with real packets captured on the outside host and on the VMs."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbeds import nat
+from testbeds.nat import NatBed
+
+from .capture import Capture
+
+API_PORT = 19697
+OF_PORT = 16654
+# The first segment of a connection (SYN without ACK): its source is the client as the server sees it.
+SYN_TO_8000 = "tcp dst port 8000 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+SYN_TO_8080 = "tcp dst port 8080 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatBed]:
+    workdir: Path = tmp_path_factory.mktemp("nat")
+    with nat.running(workdir, API_PORT, OF_PORT) as b:
+        try:
+            yield b
+        finally:
+            print(b.proc.log()[-4000:])
+
+
+def fetch(bed: NatBed, vm: str, url: str, timeout: float = 5) -> str:
+    """The HTTP status of a GET from a host ("000" when nothing answered)."""
+    return str(bed.host(vm).cmd(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time {timeout} {url}")).strip()
+
+
+def sources(lines: list[str]) -> set[str]:
+    """Source addresses of the IPv4 packets tcpdump printed."""
+    return {m.group(1) for line in lines if (m := re.search(r" IPv4 .*?: (\d+\.\d+\.\d+\.\d+)\.?\d* > ", line))}
+
+
+def test_each_tenant_reaches_the_outside_as_its_own_external_address(bed: NatBed) -> None:
+    """vm1 (red) and vm3 (blue) have the same private address; the outside host sees each as its network."""
+    red, blue = bed.networks["red"]["external_address"], bed.networks["blue"]["external_address"]
+    assert red != blue
+    for vm, seen_as in (("vm1", red), ("vm3", blue)):
+        cap = Capture([bed.host("out")], SYN_TO_8000)
+        assert fetch(bed, vm, f"http://{nat.OUTSIDE_IP}:{nat.HTTP_PORT}/") == "200"
+        seen = cap.stop()["out"]
+        assert sources(seen) == {seen_as}, seen
+    # ping through the NAT: the answer comes back; the TTL was decremented by the gateway.
+    out = bed.host("vm1").cmd(f"ping -c 2 -W 2 {nat.OUTSIDE_IP}")
+    assert " 0% packet loss" in out, out
+    assert re.search(r"ttl=63", out), out
+
+
+def test_a_floating_address_is_reached_from_outside_and_is_the_ports_source(bed: NatBed) -> None:
+    vm2 = bed.vms["vm2"]
+    red = bed.client("red")
+    fa = red.ok("POST", "/v1/floating-addresses", {"floating_address": {"port_id": vm2.port_id}})["floating_address"]
+    deadline = time.monotonic() + 20
+    while red.get(f"/v1/floating-addresses/{fa['id']}")["floating_address"]["status"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the floating address never went ACTIVE"
+        time.sleep(0.1)
+    server = bed.host("vm2").popen(["timeout", "60", sys.executable, "-m", "http.server", "8080"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        nat.wait_http(bed.host("vm2"), f"http://{vm2.ip}:8080/")
+        cap = Capture([bed.host("vm2")], SYN_TO_8080)
+        assert fetch(bed, "out", f"http://{fa['address']}:8080/") == "200"
+        seen = cap.stop()["vm2"]
+        assert any(f"> {vm2.ip}.8080" in line for line in seen), seen  # translated to the port's address
+        # Hairpin: blue's vm3 reaches red's floating address, seen as blue's external address.
+        cap = Capture([bed.host("vm2")], SYN_TO_8080)
+        assert fetch(bed, "vm3", f"http://{fa['address']}:8080/") == "200"
+        assert sources(cap.stop()["vm2"]) == {bed.networks["blue"]["external_address"]}
+        # vm2's own traffic now leaves from its floating address.
+        cap = Capture([bed.host("out")], SYN_TO_8000)
+        assert fetch(bed, "vm2", f"http://{nat.OUTSIDE_IP}:{nat.HTTP_PORT}/") == "200"
+        assert sources(cap.stop()["out"]) == {fa["address"]}
+    finally:
+        server.terminate()
+        server.wait(5)
+    red.ok("PUT", f"/v1/floating-addresses/{fa['id']}", {"floating_address": {"port_id": None}})
+    time.sleep(1)
+    assert fetch(bed, "out", f"http://{fa['address']}:8080/", timeout=2) != "200"
+
+
+def test_the_outside_never_reaches_a_private_address(bed: NatBed) -> None:
+    out = bed.host("out")
+    red = bed.networks["red"]["external_address"]
+    out.cmd(f"ip route replace 10.0.0.0/24 via {red}")
+    try:
+        cap = Capture([bed.host(v) for v in ("vm1", "vm2", "vm3")], "icmp")
+        assert " 100% packet loss" in out.cmd("ping -c 2 -W 1 10.0.0.2")
+        assert " 100% packet loss" in out.cmd(f"ping -c 2 -W 1 {red}")  # no connection, no floating address
+        seen = cap.stop()
+        assert all(lines == [] for lines in seen.values()), seen
+    finally:
+        out.cmd("ip route del 10.0.0.0/24")
+
+
+STREAM = r'''
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+got = 0
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += len(b)
+print(got)
+'''
+SERVE = r'''
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(30)
+c, _ = srv.accept()
+chunk = b"x" * 10000
+for _ in range(int(sys.argv[3])):
+    c.sendall(chunk); time.sleep(0.01)
+c.close()
+'''
+
+
+def test_a_restart_keeps_an_open_connection_and_sends_no_flow_mod(bed: NatBed) -> None:
+    chunks = 600  # 6 MB over about 6 s
+    server = bed.host("out").popen(["timeout", "60", sys.executable, "-c", SERVE, nat.OUTSIDE_IP, "9000", str(chunks)])
+    time.sleep(0.5)
+    client = bed.host("vm1").popen(["timeout", "60", sys.executable, "-c", STREAM, nat.OUTSIDE_IP, "9000"],
+                                   stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    bed.proc.stop(signal.SIGKILL)
+    time.sleep(0.5)
+    log_mark = len(bed.proc.log())
+    bed.proc.start()
+    bed.admin.wait_status([v.port_id for v in bed.vms.values()], timeout=30)
+    got, _ = client.communicate(timeout=60)
+    server.wait(10)
+    assert got.strip() == str(chunks * 10000), f"bytes lost across the restart: {got!r}"
+    for sw in bed.admin.get("/v1/switches")["switches"]:
+        assert sw["flows"]["flow_mods_sent"] == 0, (sw["datapath_id"], sw["flows"], bed.proc.log()[log_mark:])
+    nat.wait_next_hop(bed)
+    assert fetch(bed, "vm1", f"http://{nat.OUTSIDE_IP}:{nat.HTTP_PORT}/") == "200"
+
+
+def test_the_gateway_is_reported(bed: NatBed) -> None:
+    report = bed.gateway_report()
+    assert report["ok"] and report["uplink_port"] == nat.UPLINK and report["next_hop_mac"] == nat.OUTSIDE_MAC, report

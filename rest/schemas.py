@@ -234,6 +234,20 @@ SWITCH: Schema = {
             },
             "required": ["openflow_version", "tables", "meters", "ports", "supported", "missing", "warnings"],
         },
+        "gateway": {
+            "type": "object",
+            "description": "The NAT gateway switch (extension `nat`): its uplink, and the next hop's MAC once ARP "
+                           "found it; `problem` says what keeps traffic from leaving.",
+            "properties": {
+                "uplink_port": {"type": "string"},
+                "uplink_port_no": {"type": ["integer", "null"]},
+                "next_hop": {"type": "string"},
+                "next_hop_mac": {"type": ["string", "null"]},
+                "next_hop_seen_ago": {"type": ["number", "null"]},
+                "ok": {"type": "boolean"},
+                "problem": {"type": ["string", "null"]},
+            },
+        },
         "tunnel": {
             "type": "object",
             "description": "With the vxlan driver: the tunnel port, and what is wrong with it if anything.",

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # chromium and chromium-driver: the live page's test in a real (headless) browser; fonts-dejavu-core its text.
 # postgresql: the store several sdnapp instances share (store.url), and the tests' second engine.
 # udhcpc (busybox's DHCP client): the test VMs take their leases from sdnapp's DHCP with it.
-packages=(postgresql openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core udhcpc)
+# iperf3: testbeds/bench_nat.py's TCP stream through the NAT and without it.
+packages=(postgresql openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core udhcpc iperf3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,8 +7,8 @@ use 10.0.0.0/24. The real sdnapp process runs with the `external` section; the g
     blue: vm3 on s1 (10.0.0.2, the same address as vm1)
     out:  on s2's port s2-up, 203.0.113.1/24, running a small HTTP server
 
-The VMs get their addresses statically here, with their default route via the network's gateway and
-its MAC (GATEWAY_MAC) as a static neighbour.
+The VMs take their leases from sdnapp's DHCP with busybox udhcpc (address, mask, default route via
+the network's gateway, whose ARP their switch answers).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.model import GATEWAY_MAC
-
 from .client import Client
+from .dhcp_client import udhcpc_lease
 from .process import SdnappProcess
 
 OVSDB = "unix:/var/run/openvswitch/db.sock"
@@ -46,6 +45,7 @@ class Vm:
     ip: str = ""
     port_id: str = ""
     vnic_id: str = ""
+    lease: dict[str, str] = field(default_factory=dict)  # as udhcpc's script saw it
 
 
 @dataclass
@@ -112,7 +112,7 @@ def switch_port(net: Any, host: str) -> str:
     return str((link.intf2 if link.intf1 is intf else link.intf1).name)
 
 
-def provision(bed: NatBed) -> None:
+def provision(bed: NatBed, workdir: Path) -> None:
     for name, tenant in NETWORKS.items():
         bed.networks[name] = bed.client(tenant).create_network(name, "10.0.0.0/24")
         assert bed.networks[name]["nat"], bed.networks[name]
@@ -126,11 +126,13 @@ def provision(bed: NatBed) -> None:
         bed.admin.bind(vnic["id"], f"{int(sw[1:]):016x}", switch_port(bed.net, vm))
         v.ip, v.port_id, v.vnic_id = port["ip_address"], port["id"], vnic["id"]
         bed.vms[vm] = v
-        intf = node.defaultIntf()
-        gateway = bed.networks[network]["gateway_ip"]
-        node.cmd(f"ip addr flush dev {intf}; ip addr add {v.ip}/24 dev {intf}; ip link set {intf} up")
-        node.cmd(f"ip route add default via {gateway}")
-        node.cmd(f"ip neigh replace {gateway} lladdr {GATEWAY_MAC} dev {intf} nud permanent")
+    bed.admin.wait_status([v.port_id for v in bed.vms.values()], timeout=30)
+    for vm, v in bed.vms.items():
+        node = bed.host(vm)
+        node.cmd(f"ip link set {node.defaultIntf()} up")
+        v.lease = udhcpc_lease(node.cmd, str(node.defaultIntf()), workdir / vm)
+        if v.lease.get("ip") != v.ip or v.lease.get("router") != bed.networks[v.network]["gateway_ip"]:
+            raise RuntimeError(f"{vm} got no lease of {v.ip} by DHCP: {v.lease}")
 
 
 def wait_next_hop(bed: NatBed, timeout: float = 20.0) -> None:
@@ -140,6 +142,36 @@ def wait_next_hop(bed: NatBed, timeout: float = 20.0) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"the next hop was not resolved: {bed.gateway_report()}")
+
+
+def fetch(host: Any, url: str, timeout: float = 5) -> str:
+    """The HTTP status of a GET from a host ("000" when nothing answered)."""
+    return str(host.cmd(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time {timeout} {url}")).strip()
+
+
+# A TCP stream across a restart: the server sends argv[3] chunks of 10,000 bytes, 10 ms apart; the
+# client prints how many bytes it received.
+STREAM_CLIENT = r'''
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+got = 0
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += len(b)
+print(got)
+'''
+STREAM_SERVER = r'''
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(30)
+c, _ = srv.accept()
+chunk = b"x" * 10000
+for _ in range(int(sys.argv[3])):
+    c.sendall(chunk); time.sleep(0.01)
+c.close()
+'''
 
 
 def wait_http(host: Any, url: str, timeout: float = 20.0) -> None:
@@ -163,12 +195,12 @@ def running(workdir: Path, api_port: int, of_port: int) -> Iterator[NatBed]:
     try:
         net = build_net(of_port)
         bed = NatBed(net, proc, Client(proc.url, "ops", admin=True))
-        provision(bed)
-        bed.admin.wait_status([v.port_id for v in bed.vms.values()], timeout=30)
+        provision(bed, workdir)
         wait_next_hop(bed)
+        # Its log (stderr) names each client as it saw it: the translated source.
         server = bed.host("out").popen(
             ["timeout", "600", "python3", "-m", "http.server", str(HTTP_PORT), "--bind", OUTSIDE_IP],
-            cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=open(workdir / "http-out.log", "ab"))
         wait_http(bed.host("out"), f"http://{OUTSIDE_IP}:{HTTP_PORT}/")
         yield bed
     finally:

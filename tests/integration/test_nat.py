@@ -36,8 +36,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatBed]:
 
 
 def fetch(bed: NatBed, vm: str, url: str, timeout: float = 5) -> str:
-    """The HTTP status of a GET from a host ("000" when nothing answered)."""
-    return str(bed.host(vm).cmd(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time {timeout} {url}")).strip()
+    return nat.fetch(bed.host(vm), url, timeout)
 
 
 def sources(lines: list[str]) -> set[str]:
@@ -106,35 +105,13 @@ def test_the_outside_never_reaches_a_private_address(bed: NatBed) -> None:
         out.cmd("ip route del 10.0.0.0/24")
 
 
-STREAM = r'''
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
-got = 0
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    got += len(b)
-print(got)
-'''
-SERVE = r'''
-import socket, sys, time
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(30)
-c, _ = srv.accept()
-chunk = b"x" * 10000
-for _ in range(int(sys.argv[3])):
-    c.sendall(chunk); time.sleep(0.01)
-c.close()
-'''
-
-
 def test_a_restart_keeps_an_open_connection_and_sends_no_flow_mod(bed: NatBed) -> None:
     chunks = 600  # 6 MB over about 6 s
-    server = bed.host("out").popen(["timeout", "60", sys.executable, "-c", SERVE, nat.OUTSIDE_IP, "9000", str(chunks)])
+    server = bed.host("out").popen(["timeout", "60", sys.executable, "-c", nat.STREAM_SERVER, nat.OUTSIDE_IP, "9000",
+                                    str(chunks)])
     time.sleep(0.5)
-    client = bed.host("vm1").popen(["timeout", "60", sys.executable, "-c", STREAM, nat.OUTSIDE_IP, "9000"],
-                                   stdout=subprocess.PIPE, text=True)
+    client = bed.host("vm1").popen(["timeout", "60", sys.executable, "-c", nat.STREAM_CLIENT, nat.OUTSIDE_IP,
+                                    "9000"], stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
     bed.proc.stop(signal.SIGKILL)
     time.sleep(0.5)
@@ -148,6 +125,11 @@ def test_a_restart_keeps_an_open_connection_and_sends_no_flow_mod(bed: NatBed) -
         assert sw["flows"]["flow_mods_sent"] == 0, (sw["datapath_id"], sw["flows"], bed.proc.log()[log_mark:])
     nat.wait_next_hop(bed)
     assert fetch(bed, "vm1", f"http://{nat.OUTSIDE_IP}:{nat.HTTP_PORT}/") == "200"
+
+
+def test_the_vms_took_their_leases_by_dhcp(bed: NatBed) -> None:
+    for v in bed.vms.values():
+        assert v.lease["ip"] == v.ip and v.lease["router"] == bed.networks[v.network]["gateway_ip"], v.lease
 
 
 def test_the_gateway_is_reported(bed: NatBed) -> None:

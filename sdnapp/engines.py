@@ -92,6 +92,10 @@ class Engine(Protocol):
 
     def tables(self, conn: Conn) -> set[str]: ...
 
+    def clock(self, conn: Conn) -> float:
+        """The database's time (seconds since 1970): what leases expire by, whichever instance asks."""
+        ...
+
     def record_change(self, conn: Conn, writer: str) -> None:
         """At the end of a write transaction: number it in the change feed, for the other instances."""
         ...
@@ -148,6 +152,9 @@ class SqliteEngine:
 
     def tables(self, conn: Conn) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def clock(self, conn: Conn) -> float:
+        return time.time()  # one instance, one clock
 
     def record_change(self, conn: Conn, writer: str) -> None:
         pass  # a file is one instance's: nobody else reads the feed
@@ -272,6 +279,9 @@ class PostgresEngine:
     def tables(self, conn: Conn) -> set[str]:
         rows = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return {r[0] for r in rows}
+
+    def clock(self, conn: Conn) -> float:
+        return float(conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0])
 
     def record_change(self, conn: Conn, writer: str) -> None:
         # Numbered under the write lock, so in commit order; the NOTIFY is delivered at commit.

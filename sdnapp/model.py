@@ -125,3 +125,13 @@ class Caller:
 
     def sees(self, tenant_id: str) -> bool:
         return self.is_admin or tenant_id == self.project_id
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Which instance masters a switch, and until when (the database's clock): sdnapp/mastership.py."""
+
+    datapath_id: int
+    holder: str | None
+    generation: int
+    expires_at: float

@@ -211,14 +211,16 @@ class SwitchChannels:
         if not dp.send_msg(msg):
             raise SwitchGone(f"{dpid:016x}")
 
-    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
-        """Set up the meter that limits packets to the controller; False if the switch has no meters."""
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int,
+                                write: bool = True) -> bool:
+        """Set up the meter that limits packets to the controller; False if the switch has no meters.
+        Without `write` (a slave may not), only whether the switch has meters for it."""
         dp = self._dp(dpid)
         features = self.request(dpid, [ofmsg.meter_features_request(dp)])
         meters = 0 if features.errors else ofmsg.drop_meters(features.replies)
         self.capabilities.meters(dpid, meters)
-        if not meters:
-            return False
+        if not meters or not write:
+            return bool(meters)
         mod = ofmsg.meter_mod(dp, ofmsg.MODIFY, meter_id, rate_pps, burst)
         if self.request(dpid, [mod]).errors:  # no such meter yet
             add = ofmsg.meter_mod(dp, ofmsg.ADD, meter_id, rate_pps, burst)
@@ -227,6 +229,21 @@ class SwitchChannels:
                             dpid, meter_id)
                 return False
         return True
+
+    def connection(self, dpid: int) -> object | None:
+        """The switch's current connection (a new one after a reconnect: its role is to be told again)."""
+        with self._lock:
+            return self._datapaths.get(dpid)
+
+    def role(self, dpid: int, master: bool, generation: int) -> bool:
+        """OFPT_ROLE_REQUEST master or slave with `generation`; False if the switch refused it (stale)."""
+        dp = self._dp(dpid)
+        role = ofp.OFPCR_ROLE_MASTER if master else ofp.OFPCR_ROLE_SLAVE
+        p = self.request(dpid, [parser.OFPRoleRequest(dp, role, generation)])
+        for err in p.errors.values():
+            LOG.warning("switch %016x refused role %s with generation %d: type=%s code=%s", dpid,
+                        "master" if master else "slave", generation, err.type, err.code)
+        return not p.errors
 
     # the reconciler's Channel
     def port_desc(self, dpid: int) -> list[SwitchPort]:
@@ -345,6 +362,10 @@ class SdnApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPMeterFeaturesStatsReply, MAIN_DISPATCHER)
     def _meter_features(self, ev: Any) -> None:
+        self.channels.on_reply(ev.msg)
+
+    @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
+    def _role_reply(self, ev: Any) -> None:
         self.channels.on_reply(ev.msg)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)

@@ -56,8 +56,10 @@ class Channel(Protocol):
 
     def read_flows(self, dpid: int) -> list[Flow]: ...
 
-    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
-        """Set up the meter that limits packets to the controller; False where the switch has none."""
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int,
+                                write: bool = True) -> bool:
+        """Set up the meter that limits packets to the controller; False where the switch has none.
+        Without `write`, only whether it has (a slave may not set it up)."""
         ...
 
     def send(self, dpid: int, diff: FlowDiff) -> list[Flow]:
@@ -102,11 +104,14 @@ class Reconciler:
         metrics: Metrics = NO_METRICS,
         gateway: Callable[[int | None], Gateway | None] = lambda meter: None,
         gateway_held: Callable[[list[Flow]], None] = lambda flows: None,
+        may_write: Callable[[int], bool] = lambda dpid: True,
     ) -> None:
         """`workers` threads reconcile different switches at once: one switch's barrier round trip
         does not hold up another's job. `gateway(meter)` is the NAT gateway as it is now (None
         without the `nat` extension), its ARP to the controller through `meter`; `gateway_held` learns
-        what the gateway switch holds when it is read back."""
+        what the gateway switch holds when it is read back. `may_write(dpid)`: whether this instance
+        masters the switch (always, alone on a store); a slave reads the switch back at every job, sends
+        nothing, and confirms ports only where the switch already holds their flows (its master sent them)."""
         self.desired = desired
         self.topology = topology
         self.status = status
@@ -118,6 +123,7 @@ class Reconciler:
         self.metrics = metrics
         self.gateway = gateway
         self.gateway_held = gateway_held
+        self.may_write = may_write
         self.retry_delay = 2.0
         # Guarded by _cond: what the worker thread and the event handlers share.
         self._cond = threading.Condition()
@@ -325,8 +331,9 @@ class Reconciler:
     def run_job(self, dpid: int, work: Work) -> FlowDiff:
         """Bring one switch in line for `work`. Returns what was sent."""
         started = time.monotonic()
+        master = self.may_write(dpid)
         with self._cond:
-            full = work.read_back or dpid not in self._installed
+            full = work.read_back or dpid not in self._installed or not master
         if full:
             self.topology.begin_port_snapshot(dpid)
             changes = self.topology.switch_connected(dpid, self.channel.port_desc(dpid), time.monotonic())
@@ -337,8 +344,8 @@ class Reconciler:
             self._ports_changed(dpid, changes, here=False)
             metered = (
                 self.lldp and self.channel.ensure_controller_meter(
-                    dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST),
-                self.channel.ensure_controller_meter(dpid, DHCP_METER, DHCP_RATE_PPS, DHCP_BURST),
+                    dpid, CONTROLLER_METER, CONTROLLER_RATE_PPS, CONTROLLER_BURST, write=master),
+                self.channel.ensure_controller_meter(dpid, DHCP_METER, DHCP_RATE_PPS, DHCP_BURST, write=master),
             )
             read = self.channel.read_flows(dpid)
             gw = self.gateway(None)
@@ -384,6 +391,10 @@ class Reconciler:
                 confirmations.extend((part, m, footprint) for m in state.members)
         d = diff(desired, installed)
         rejected: list[Flow] = []
+        if d and not master:
+            # The master has yet to send these (or there is none yet): look again soon, confirming nothing.
+            self._retry_later(dpid)
+            return FlowDiff()
         if d:
             rejected = self.channel.send(dpid, d)
             with self._cond:

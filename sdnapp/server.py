@@ -75,6 +75,7 @@ class Server:
         from .dhcpserver import DhcpServer
         from .dhcpserver import claims as claims_dhcp
         from .discovery import Discovery
+        from .mastership import LeaseKeeper, Mastership
         from .metrics import Metrics
         from .nova import NovaNotifier
         from .ofapp import SwitchChannels
@@ -102,12 +103,21 @@ class Server:
         desired = DesiredState(self.store, self.topology, pool.type, c.external.pool if c.external else None)
         self.capabilities = CapabilityBook()
         self.channels = SwitchChannels(self.metrics, self.capabilities)
+        # Shared with other instances (PostgreSQL): their changes heard, each switch mastered by one.
+        source = self.store.change_feed()
+        self.mastership = Mastership() if source is not None else None
         driver: Driver = VxlanDriver() if c.isolation.driver == vxlan.DRIVER else VlanDriver()
         self.reconciler = Reconciler(
             desired, self.topology, self.status, self.channels,
             driver=driver, lldp=c.topology.discovery, tunnels=self.tunnel_ends, metrics=self.metrics,
             gateway=lambda meter: self.gateway.view(meter) if self.gateway is not None else None,
             gateway_held=lambda flows: self.gateway.seed(flows) if self.gateway is not None else None,
+            may_write=self.mastership.is_master if self.mastership is not None else lambda dpid: True,
+        )
+        self.leases = (
+            LeaseKeeper(self.store, self.channels, self.topology.connected, self.reconciler.on_switch_up,
+                        self.mastership)
+            if self.mastership is not None else None
         )
         self.gateway = (GatewayAgent(c.external, self.topology, self.store, self.channels.packet_out,
                                      self.reconciler.gateway_changed) if c.external is not None else None)
@@ -139,7 +149,6 @@ class Server:
             if c.topology.discovery
             else None
         )
-        source = self.store.change_feed()
         self.feed = ChangeFeed(source, self.others_changed) if source is not None else None
         self.packet_ins = PacketIns(self.metrics)
         if self.discovery is not None:
@@ -277,6 +286,8 @@ class Server:
             self.feed.start()
         if self.gateway is not None:
             self.gateway.start()
+        if self.leases is not None:
+            self.leases.start()
         self.remembered.start()
         if self.discovery is not None:
             self.discovery.start()
@@ -311,6 +322,8 @@ class Server:
             self.discovery.stop()
         for db in self.dbs.values():
             db.stop()
+        if self.leases is not None:
+            self.leases.stop()
         if self.feed is not None:
             self.feed.stop()
         if self.gateway is not None:

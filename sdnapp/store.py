@@ -27,7 +27,7 @@ from topology.switches import SwitchPort
 from .engines import ChangeSource, Conn, StoreConflict, StoreError, StoreUnavailable, engine_for
 from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
-from .model import AddressPair, Binding, FloatingAddress, Network, Port, Subnet, Vnic
+from .model import AddressPair, Binding, FloatingAddress, Lease, Network, Port, Subnet, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
 # old one reach the current version the same way. A change of schema is a new step at the end,
@@ -192,6 +192,20 @@ CREATE TABLE changes (
     at DOUBLE PRECISION NOT NULL
 );
 """,
+    # 7: mastership of switches between instances (sdnapp/mastership.py): each live instance's
+    # heartbeat, and a lease per switch; times by the database's clock.
+    """
+CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE leases (
+    datapath_id TEXT PRIMARY KEY,
+    holder TEXT,
+    generation BIGINT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+""",
 )
 SCHEMA_VERSION = len(_STEPS)
 
@@ -257,26 +271,29 @@ class Store:
             yield open_txn
             return
         with self._metrics.store_transaction("read"), self._engine.transaction(write=False) as db:
-            self._local.txn = txn = Txn(db)
+            self._local.txn = txn = Txn(db, self._engine.clock)
             try:
                 yield txn
             finally:
                 self._local.txn = None
 
     @contextmanager
-    def write(self) -> Iterator[Txn]:
-        """One atomic, durable transaction: committed on success, rolled back on any error.
+    def write(self, announce: bool = True) -> Iterator[Txn]:
+        """One atomic, durable transaction: committed on success, rolled back on any error; without
+        `announce`, a write the other instances need not hear of (a lease's renewal).
 
         On PostgreSQL it may fail with StoreConflict (another instance's write made what it read
         stale): the caller's whole operation is then run again by `retry`."""
         with self._metrics.store_transaction("write"), self._engine.transaction(write=True) as db:
-            outer, self._local.txn = getattr(self._local, "txn", None), Txn(db)
+            outer, self._local.txn = getattr(self._local, "txn", None), Txn(db, self._engine.clock)
             try:
                 yield self._local.txn
             finally:
                 self._local.txn = outer
-            self._engine.record_change(db, self.instance)
-        self.changed()
+            if announce:
+                self._engine.record_change(db, self.instance)
+        if announce:
+            self.changed()
 
     def changed(self) -> None:
         """A write was committed, here or (told by the change feed) by another instance."""
@@ -418,8 +435,45 @@ def _in(col: str, values: Iterable[str], conds: list[str], args: list[object]) -
 class Txn:
     """Queries and writes within one transaction (or one locked read)."""
 
-    def __init__(self, db: Conn) -> None:
+    def __init__(self, db: Conn, clock: Callable[[Conn], float]) -> None:
         self.db = db
+        self._clock = clock
+
+    def clock(self) -> float:
+        """The database's time."""
+        return self._clock(self.db)
+
+    # mastership (sdnapp/mastership.py)
+    def heartbeat(self, instance: str, now: float, ttl: float) -> int:
+        """This instance is alive until now + ttl (0: it is leaving); how many instances are alive."""
+        self.db.execute("DELETE FROM instances WHERE id = ? OR expires_at <= ?", (instance, now))
+        if ttl > 0:
+            self.db.execute("INSERT INTO instances (id, expires_at) VALUES (?, ?)", (instance, now + ttl))
+        return int(self.db.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
+
+    def leases(self) -> dict[int, Lease]:
+        rows = self.db.execute("SELECT datapath_id, holder, generation, expires_at FROM leases")
+        return {int(r[0], 16): Lease(int(r[0], 16), r[1], int(r[2]), float(r[3])) for r in rows}
+
+    def renew_leases(self, holder: str, dpids: Iterable[int], expires_at: float) -> None:
+        self.db.executemany("UPDATE leases SET expires_at = ? WHERE datapath_id = ? AND holder = ?",
+                            [(expires_at, f"{d:016x}", holder) for d in dpids])
+
+    def release_leases(self, holder: str, dpids: Iterable[int], now: float) -> None:
+        """Free at once for another instance (the generation stays: the next holder's is higher)."""
+        self.db.executemany("UPDATE leases SET holder = NULL, expires_at = ? WHERE datapath_id = ? AND holder = ?",
+                            [(now, f"{d:016x}", holder) for d in dpids])
+
+    def take_lease(self, holder: str, dpid: int, now: float, expires_at: float) -> int | None:
+        """The switch's lease for `holder` if it is free or expired, with a new generation; None if not."""
+        key = f"{dpid:016x}"
+        self.db.execute("INSERT INTO leases (datapath_id, holder, generation, expires_at) "
+                        "SELECT ?, NULL, 0, ? WHERE NOT EXISTS (SELECT 1 FROM leases WHERE datapath_id = ?)",
+                        (key, now, key))
+        self.db.execute("UPDATE leases SET holder = ?, generation = generation + 1, expires_at = ? "
+                        "WHERE datapath_id = ? AND expires_at <= ?", (holder, expires_at, key, now))
+        r = self.db.execute("SELECT holder, generation FROM leases WHERE datapath_id = ?", (key,)).fetchone()
+        return int(r[1]) if r is not None and r[0] == holder else None
 
     # networks
     def network(self, network_id: str) -> Network | None:

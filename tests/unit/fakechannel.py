@@ -441,8 +441,9 @@ class FakeChannel:
     def read_flows(self, dpid: int) -> list[Flow]:
         return self.channels.read_flows(dpid)
 
-    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int) -> bool:
-        return self.channels.ensure_controller_meter(dpid, meter_id, rate_pps, burst)
+    def ensure_controller_meter(self, dpid: int, meter_id: int, rate_pps: int, burst: int,
+                                write: bool = True) -> bool:
+        return self.channels.ensure_controller_meter(dpid, meter_id, rate_pps, burst, write)
 
     def send(self, dpid: int, diff: FlowDiff) -> list[Flow]:
         if self.on_send is not None:

@@ -35,6 +35,7 @@ LOG = logging.getLogger(__name__)
 TTL = 4.0  # seconds a lease lasts after its renewal, by the database's clock
 RENEW_INTERVAL = 1.0
 MARGIN = 1.0  # how much sooner than the database the holder gives a lease up
+WATCH_INTERVAL = 0.1
 
 
 @dataclass
@@ -143,17 +144,20 @@ class LeaseKeeper:
         self.generations: dict[int, int] = {}  # every lease's generation as last read (what a slave sends)
         # The role each switch's connection was told: (connection, master, generation).
         self._told: dict[int, tuple[object, bool, int]] = {}
+        self._told_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
-        self._thread.start()
+        for target, name in ((self._run, "leases"), (self._watch, "lease-watch")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
         try:
             self._give_up(self.mastership.held())
         except StoreError:
@@ -166,9 +170,25 @@ class LeaseKeeper:
             except Exception:
                 LOG.exception("keeping the leases failed; trying again")
 
-    def tick(self) -> None:
+    def _watch(self) -> None:
+        """Apart from the ticks, which a database out of reach may hold up for seconds: a lease whose
+        time ran out here is given up at once (the reconciler already stopped writing: it asks
+        is_master), and the switch told this instance is a slave."""
+        while not self._stop.wait(WATCH_INTERVAL):
+            self.step_down_expired()
+
+    def step_down_expired(self) -> None:
         for dpid in self.mastership.expired():
             LOG.warning("switch %016x: lease not renewed in time, stepping down", dpid)
+            with self._told_lock:
+                self._told.pop(dpid, None)
+            try:
+                self.switches.role(dpid, False, self.generations.get(dpid, 0))
+            except Exception as e:  # the next tick tells it again
+                LOG.warning("switch %016x: role not told: %s", dpid, e)
+
+    def tick(self) -> None:
+        self.step_down_expired()
         connected = set(self.connected())
         asked_at = self.mastership.clock()
         try:
@@ -186,8 +206,9 @@ class LeaseKeeper:
     def _tell_roles(self, connected: set[int]) -> None:
         """Each connected switch told its role once per connection: master with the lease's generation,
         else slave; a new master reads the switch back and sends the difference."""
-        for dpid in set(self._told) - connected:
-            del self._told[dpid]
+        with self._told_lock:
+            for dpid in set(self._told) - connected:
+                del self._told[dpid]
         for dpid in sorted(connected):
             conn = self.switches.connection(dpid)
             if conn is None:
@@ -195,15 +216,17 @@ class LeaseKeeper:
             master = self.mastership.is_master(dpid)
             generation = self.mastership.generation(dpid) if master else None
             want = (conn, master, generation if generation is not None else self.generations.get(dpid, 0))
-            if self._told.get(dpid) == want:
-                continue
+            with self._told_lock:
+                if self._told.get(dpid) == want:
+                    continue
             try:
                 ok = self.switches.role(dpid, want[1], want[2])
             except Exception as e:  # the switch went away meanwhile: told again on its next connection
                 LOG.warning("switch %016x: role not told: %s", dpid, e)
                 continue
             if ok:
-                self._told[dpid] = want
+                with self._told_lock:
+                    self._told[dpid] = want
                 LOG.info("switch %016x: %s (generation %d)", dpid, "master" if master else "slave", want[2])
                 if master:
                     self.took_over(dpid)

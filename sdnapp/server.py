@@ -143,7 +143,7 @@ class Server:
             )
         self.discovery = (
             Discovery(
-                self.topology, self.reconciler, self.channels.packet_out, desired.is_access_port,
+                self.topology, self.reconciler, self.packet_out, desired.is_access_port,
                 interval=c.topology.lldp_interval,
             )
             if c.topology.discovery
@@ -178,6 +178,11 @@ class Server:
         # (power loss, a cut cable): three unanswered, two seconds apart.
         oscfg.CONF.set_override("echo_request_interval", 2.0)
         oscfg.CONF.set_override("maximum_unreplied_echo_requests", 3)
+
+    def packet_out(self, dpid: int, port_no: int, data: bytes) -> None:
+        """LLDP out of a switch this instance masters (OVS refuses a slave's packets)."""
+        if self.mastership is None or self.mastership.is_master(dpid):
+            self.channels.packet_out(dpid, port_no, data)
 
     def others_changed(self) -> None:
         """Another instance committed a write: what was read of the desired state is stale (the

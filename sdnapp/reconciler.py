@@ -423,8 +423,9 @@ class Reconciler:
                 usable=self.topology.port_usable(m.datapath_id, m.port_no),
                 error=part in bad_parts or BASE_PARTITION in bad_parts,
             )
-        if full:
-            # Progress of a (re)start: each switch says when it is in line, and how many are.
+        if full and master:
+            # Progress of a (re)start: each switch says when it is in line, and how many are (a slave's
+            # every job reads the switch: it would say so at every change).
             with self._cond:
                 done, held = len(self._installed), len(table)
                 self._in_line.setdefault(dpid, threading.Event()).set()

@@ -470,8 +470,13 @@ class Txn:
         self.db.execute("INSERT INTO leases (datapath_id, holder, generation, expires_at) "
                         "SELECT ?, NULL, 0, ? WHERE NOT EXISTS (SELECT 1 FROM leases WHERE datapath_id = ?)",
                         (key, now, key))
-        self.db.execute("UPDATE leases SET holder = ?, generation = generation + 1, expires_at = ? "
-                        "WHERE datapath_id = ? AND expires_at <= ?", (holder, expires_at, key, now))
+        # The generation goes up by one, and is at least the database's time in milliseconds: a switch
+        # remembers the highest it was told (OVS: for as long as the bridge exists), which a store made
+        # anew (or restored) would otherwise start below, every role request refused as stale.
+        floor = int(now * 1000)
+        self.db.execute("UPDATE leases SET holder = ?, expires_at = ?, "
+                        "generation = CASE WHEN generation + 1 > ? THEN generation + 1 ELSE ? END "
+                        "WHERE datapath_id = ? AND expires_at <= ?", (holder, expires_at, floor, floor, key, now))
         r = self.db.execute("SELECT holder, generation FROM leases WHERE datapath_id = ?", (key,)).fetchone()
         return int(r[1]) if r is not None and r[0] == holder else None
 

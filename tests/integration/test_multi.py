@@ -25,8 +25,10 @@ from testbeds.process import SdnappProcess
 from .. import pgtest
 
 # Ports of this module's instances: apart from the other integration tests' and the demo's.
-API_PORTS = (19850, 19851, 19852)
-OF_PORTS = (16850, 16851, 16852)
+# The trio's are the first three; the partition test's the last two. The trio lives from its first
+# test to the module's end: the tests before it have the switch to themselves.
+API_PORTS = (19850, 19851, 19852, 19853, 19854)
+OF_PORTS = (16850, 16851, 16852, 16853, 16854)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +68,59 @@ def test_a_change_made_through_another_instance_reaches_the_switch(database: str
         print(a.log()[-3000:])
 
 
+def test_an_instance_cut_from_the_database_steps_down_before_another_takes_over(
+    database: str, tmp_path: Path
+) -> None:
+    proxy = pgtest.CuttableProxy(database)
+    a, b = _instance(tmp_path, proxy.url, 3), _instance(tmp_path, database, 4)
+    net = None
+    try:
+        a.start()
+        net = ss.build_net(of_port=OF_PORTS[3])
+        subprocess.run(["ovs-vsctl", "set-controller", "s1", *(f"tcp:127.0.0.1:{p}" for p in OF_PORTS[3:])],
+                       check=True)
+        multi.wait_master([a])
+        b.start()
+        time.sleep(2)
+        assert multi.role(b) is not None and multi.role(b)[0] == "slave"  # type: ignore[index]
+        proxy.cut()
+        cut = time.monotonic()
+        a_down = b_up = None
+        while b_up is None and time.monotonic() - cut < 20:
+            if a_down is None and "stepping down" in a.log():
+                a_down = time.monotonic()
+            r = multi.role(b)
+            if r is not None and r[0] == "master":
+                b_up = time.monotonic()
+            time.sleep(0.02)
+        assert a_down is not None and b_up is not None, (a_down, b_up)
+        assert a_down < b_up, "two masters at once"
+        with pytest.raises(ApiError) as refused:
+            Client(a.url, "t").create_vnic()
+        assert refused.value.status == 503
+        Client(b.url, "t").create_vnic()
+        proxy.mend()  # a is back, without a restart, as a slave
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                Client(a.url, "t").create_vnic()
+                break
+            except ApiError:
+                assert time.monotonic() < deadline, "a did not find its database again"
+        assert (multi.role(b) or ("",))[0] == "master"  # still b: no flapping back
+    finally:
+        if net is not None:
+            net.stop()
+        for p in (a, b):
+            p.stop()
+        proxy.close()
+        print(a.log()[-3000:])
+
+
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[multi.Bed]:
     workdir = tmp_path_factory.mktemp("multi")
-    with pgtest.database("integration_trio") as url, multi.bed(workdir, url, API_PORTS, OF_PORTS) as b:
+    with pgtest.database("integration_trio") as url, multi.bed(workdir, url, API_PORTS[:3], OF_PORTS[:3]) as b:
         try:
             yield b
         finally:
@@ -126,51 +177,3 @@ def test_a_rolling_restart_of_all_three_loses_no_packet(trio: multi.Bed) -> None
     trio.all_active()
     multi.wait_master(trio.procs)
 
-
-def test_an_instance_cut_from_the_database_steps_down_before_another_takes_over(
-    database: str, tmp_path: Path
-) -> None:
-    proxy = pgtest.CuttableProxy(database)
-    a, b = _instance(tmp_path, proxy.url, 0), _instance(tmp_path, database, 1)
-    net = None
-    try:
-        a.start()
-        net = ss.build_net(of_port=OF_PORTS[0])
-        subprocess.run(["ovs-vsctl", "set-controller", "s1", *(f"tcp:127.0.0.1:{p}" for p in OF_PORTS[:2])],
-                       check=True)
-        multi.wait_master([a])
-        b.start()
-        time.sleep(2)
-        assert multi.role(b) is not None and multi.role(b)[0] == "slave"  # type: ignore[index]
-        proxy.cut()
-        cut = time.monotonic()
-        a_down = b_up = None
-        while b_up is None and time.monotonic() - cut < 20:
-            if a_down is None and "stepping down" in a.log():
-                a_down = time.monotonic()
-            r = multi.role(b)
-            if r is not None and r[0] == "master":
-                b_up = time.monotonic()
-            time.sleep(0.02)
-        assert a_down is not None and b_up is not None, (a_down, b_up)
-        assert a_down < b_up, "two masters at once"
-        with pytest.raises(ApiError) as refused:
-            Client(a.url, "t").create_vnic()
-        assert refused.value.status == 503
-        Client(b.url, "t").create_vnic()
-        proxy.mend()  # a is back, without a restart, as a slave
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                Client(a.url, "t").create_vnic()
-                break
-            except ApiError:
-                assert time.monotonic() < deadline, "a did not find its database again"
-        assert (multi.role(b) or ("",))[0] == "master"  # still b: no flapping back
-    finally:
-        if net is not None:
-            net.stop()
-        for p in (a, b):
-            p.stop()
-        proxy.close()
-        print(a.log()[-3000:])

@@ -44,6 +44,10 @@ from .status import StatusBook
 
 LOG = logging.getLogger(__name__)
 
+# How soon a slave reads a switch again that does not hold the desired flows yet: its ports' status
+# follows the master's work by about this much.
+SLAVE_RECHECK = 0.2
+
 
 class SwitchGone(Exception):
     """The switch disconnected (or stopped answering) in the middle of a job."""
@@ -259,8 +263,8 @@ class Reconciler:
         for dpid in self.topology.connected():
             self._schedule(dpid, Work(every=True))
 
-    def _retry_later(self, dpid: int) -> None:
-        t = threading.Timer(self.retry_delay, self._schedule, (dpid, Work(read_back=True)))
+    def _retry_later(self, dpid: int, delay: float | None = None) -> None:
+        t = threading.Timer(self.retry_delay if delay is None else delay, self._schedule, (dpid, Work(read_back=True)))
         t.daemon = True
         t.start()
 
@@ -393,7 +397,7 @@ class Reconciler:
         rejected: list[Flow] = []
         if d and not master:
             # The master has yet to send these (or there is none yet): look again soon, confirming nothing.
-            self._retry_later(dpid)
+            self._retry_later(dpid, SLAVE_RECHECK)
             return FlowDiff()
         if d:
             rejected = self.channel.send(dpid, d)

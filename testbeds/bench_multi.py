@@ -66,6 +66,7 @@ def kill_trials(b: multi.Bed, trials: int) -> None:
         acked += len(made)
         lost_writes += len(set(made) - ids)
         b.procs[master].start()
+        multi.wait_role(b.procs[master])  # back, as a slave, before the next trial looks for the master
         print(f"trial {t + 1}: takeover {takeovers[-1]:.2f}s, {lost} of {sent} pings lost, "
               f"{len(made)} writes acknowledged", flush=True)
     print(f"takeover after the master's SIGKILL: median {statistics.median(takeovers):.2f}s, "
@@ -99,7 +100,7 @@ def bulk(b: multi.Bed, clients: int, calls: int, batch: int) -> float:
     errors: list[Exception] = []
 
     def client(i: int) -> None:
-        c = Client(b.procs[i % len(b.procs)].url, "bulk", keep_alive=True)
+        c = Client(b.procs[i % len(b.procs)].url, "bulk", admin=True, keep_alive=True)  # bindings: admins
         for k in range(calls):
             items = [{"network_id": net_id, "binding": {"datapath_id": "00000000000000ff",
                                                         "port_name": f"b{i}-{k}-{j}"}} for j in range(batch)]

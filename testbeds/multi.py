@@ -48,9 +48,20 @@ def instance(workdir: Path, url: str, api_port: int, of_port: int) -> SdnappProc
 
 
 def role(p: SdnappProcess) -> tuple[str, int] | None:
-    """What the instance last told the switch it is (master or slave, with the generation), from its log."""
-    found = ROLE.findall(p.log())
+    """What the instance last told the switch it is (master or slave, with the generation), from the log
+    of its current run."""
+    found = ROLE.findall(p.log_of_this_run())
     return (found[-1][0], int(found[-1][1])) if found else None
+
+
+def wait_role(p: SdnappProcess, timeout: float = 20.0) -> tuple[str, int]:
+    """The instance's first role told (a bridge that retried an absent controller may take seconds)."""
+    deadline = time.monotonic() + timeout
+    while (r := role(p)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the instance told the switch no role")
+        time.sleep(0.05)
+    return r
 
 
 def wait_master(procs: list[SdnappProcess], timeout: float = 20.0, newer_than: int = -1) -> tuple[int, float]:

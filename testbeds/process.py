@@ -38,6 +38,7 @@ class SdnappProcess:
         self.log_path = self.workdir / "sdnapp.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0  # where this run's lines begin in the log (a restart appends)
 
     @property
     def url(self) -> str:
@@ -45,6 +46,7 @@ class SdnappProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         self._log = open(self.log_path, "ab")
+        self._log_start = self._log.tell()
         cmd = [sys.executable, "-m", "sdnapp.cli", "run", "--config", str(self.config_path)]
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -78,3 +80,11 @@ class SdnappProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_of_this_run(self) -> str:
+        """What the process wrote since it was last started."""
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_start)
+            return f.read().decode(errors="replace")

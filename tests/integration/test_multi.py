@@ -81,8 +81,7 @@ def test_an_instance_cut_from_the_database_steps_down_before_another_takes_over(
                        check=True)
         multi.wait_master([a])
         b.start()
-        time.sleep(2)
-        assert multi.role(b) is not None and multi.role(b)[0] == "slave"  # type: ignore[index]
+        assert multi.wait_role(b)[0] == "slave"
         proxy.cut()
         cut = time.monotonic()
         a_down = b_up = None
@@ -163,6 +162,7 @@ def test_the_masters_sigkill_loses_no_packet_and_writes_meanwhile_land(trio: mul
     while not ss.ping(net, "h4", h5.ip, timeout=0.3):
         assert time.monotonic() < deadline, "the write made during the takeover never reached the switch"
     trio.procs[master].start()  # back, as a slave
+    assert multi.wait_role(trio.procs[master])[0] == "slave"
     trio.all_active()
 
 
@@ -171,7 +171,7 @@ def test_a_rolling_restart_of_all_three_loses_no_packet(trio: multi.Bed) -> None
     for p in trio.procs:
         p.stop()
         p.start()
-        time.sleep(2)
+        multi.wait_role(p)
     sent, lost = multi.ping_lost(ping)
     assert lost == 0, f"{lost} of {sent} pings lost"
     trio.all_active()

@@ -119,7 +119,7 @@ class Server:
                         self.mastership)
             if self.mastership is not None else None
         )
-        self.gateway = (GatewayAgent(c.external, self.topology, self.store, self.channels.packet_out,
+        self.gateway = (GatewayAgent(c.external, self.topology, self.store, self.packet_out,
                                      self.reconciler.gateway_changed) if c.external is not None else None)
         self.notifier = NovaNotifier(c.nova, self.store) if c.nova.enabled else None
         if self.notifier is not None:
@@ -153,7 +153,7 @@ class Server:
         self.packet_ins = PacketIns(self.metrics)
         if self.discovery is not None:
             self.packet_ins.add("lldp", is_lldp, self.discovery.on_lldp)
-        dhcp_server = DhcpServer(desired, self.channels.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics,
+        dhcp_server = DhcpServer(desired, self.packet_out, c.dhcp, c.isolation.underlay_mtu, self.metrics,
                                  nat_dns=c.external.dns_servers if c.external is not None else ())
         self.packet_ins.add("dhcp", claims_dhcp, dhcp_server.handle)
         if self.gateway is not None:
@@ -180,7 +180,8 @@ class Server:
         oscfg.CONF.set_override("maximum_unreplied_echo_requests", 3)
 
     def packet_out(self, dpid: int, port_no: int, data: bytes) -> None:
-        """LLDP out of a switch this instance masters (OVS refuses a slave's packets)."""
+        """A packet (LLDP, a DHCP answer, the gateway's ARP) out of a switch this instance masters: OVS
+        refuses a slave's."""
         if self.mastership is None or self.mastership.is_master(dpid):
             self.channels.packet_out(dpid, port_no, data)
 

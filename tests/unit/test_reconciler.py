@@ -130,14 +130,14 @@ class World:
 
 def make_world(
     path: str, *switches: FakeSwitch, wired: bool = False, threaded: bool = False, hold_time: float = 0.0,
-    driver: Driver | None = None,
+    driver: Driver | None = None, may_write: Callable[[int], bool] = lambda dpid: True,
 ) -> World:
     store = Store(path)
     topo = Topology(hold_time=hold_time)
     status = StatusBook()
     desired = DesiredState(store, topo, POOL.type)
     channel = FakeChannel(*switches, threaded=threaded)
-    rec = Reconciler(desired, topo, status, channel, driver=driver)
+    rec = Reconciler(desired, topo, status, channel, driver=driver, may_write=may_write)
     changed: set[int] = set()
     svc = NetworkService(store, POOL, topo, status, on_change=rec.segments_changed if wired else changed.update)
     return World(path, store, topo, status, svc, desired, channel, rec, changed)
@@ -237,6 +237,26 @@ def test_controller_restart_sends_nothing_and_confirms_ports(w: World) -> None:
     assert [w2.status_of(x) for x in m.values()] == [ACTIVE] * 3
     assert w2.rec.installed(DPID) and set(w2.rec.installed(DPID)) == w2.desired()
     w2.store.close()
+
+
+def test_a_slave_sends_nothing_and_confirms_only_what_the_switch_holds(w: World) -> None:
+    """Another instance's reconciler on the same switch and store, not its master (sdnapp/mastership.py)."""
+    slave = make_world(w.path, w.sw, may_write=lambda dpid: False)
+    try:
+        a1 = w.attach(w.network(), MAC_A1, 1)
+        assert slave.full() == [] and slave.status_of(a1) == DOWN  # the master has not sent them yet
+        w.full()
+        assert slave.full() == [] and slave.status_of(a1) == ACTIVE  # the switch holds them now
+        a2 = w.attach(w.network(), MAC_B1, 2)  # not sent by the master yet
+        slave.store.changed()  # as its change feed does on hearing of another instance's write
+        assert slave.job(B) == [] and slave.status_of(a2) == DOWN
+        assert slave.channel.reads == [DPID]  # a slave reads the switch at every job: it keeps no cache
+        w.job(B)
+        assert slave.job(B) == [] and slave.status_of(a2) == ACTIVE
+        assert ours(w.sw) == w.desired()
+    finally:
+        slave.rec.stop()
+        slave.store.close()
 
 
 def test_a_switch_is_in_line_once_its_first_full_job_is_done(w: World) -> None:

@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 
 from flows import vlan, vxlan
+from flows.nat import MAX_ZONES
 from topology.switches import MAX_PORT_NO
 
 if TYPE_CHECKING:
@@ -557,6 +558,8 @@ def _external(raw: dict[str, Any] | None, switches: dict[int, dict[str, Any]]) -
                           f"external.prefix {net}")
     if first <= hop <= last:
         raise ConfigError(f"external.pool: [{first}, {last}] holds the next hop {hop}")
+    if int(last) - int(first) + 1 > MAX_ZONES:  # a network's conntrack zone comes from its address's offset
+        raise ConfigError(f"external.pool: [{first}, {last}] has more than {MAX_ZONES} addresses")
     return _build(ExternalConfig, {**raw, "datapath_id": dpid, "prefix": str(net)}, pool=tuple,
                   dns_servers=tuple, arp_refresh=float)
 

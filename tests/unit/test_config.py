@@ -394,6 +394,8 @@ def test_the_external_section_is_read() -> None:
     ({"pool": ["203.0.113.20", "203.0.113.10"]}, "external.pool: [203.0.113.20, 203.0.113.10] must be first"),
     ({"pool": ["203.0.113.1", "203.0.113.5"]}, "external.pool: [203.0.113.1, 203.0.113.5] holds the next hop"),
     ({"pool": ["203.0.113.10"]}, "external.pool: must be [first, last], two IPv4 addresses"),
+    ({"prefix": "10.0.0.0/8", "next_hop": "10.0.0.1", "pool": ["10.0.0.2", "10.1.0.0"]},
+     "external.pool: [10.0.0.2, 10.1.0.0] has more than 65534 addresses"),
     ({"prefix": "203.0.113.0/33"}, "external.prefix: must be an IPv4 network"),
     ({"prefix": "203.0.113.1/24"}, "external.prefix: must be an IPv4 network"),
     ({"uplink_port": ""}, "external.uplink_port: must be a non-empty string"),

@@ -40,7 +40,7 @@ from topology.switches import SwitchPort, Topology
 
 from .desired import DesiredState
 from .metrics import NO_METRICS, Metrics
-from .status import StatusBook
+from .status import DOWN, StatusBook
 
 LOG = logging.getLogger(__name__)
 
@@ -396,7 +396,12 @@ class Reconciler:
         d = diff(desired, installed)
         rejected: list[Flow] = []
         if d and not master:
-            # The master has yet to send these (or there is none yet): look again soon, confirming nothing.
+            # The master has yet to send these (or there is none yet): look again soon, confirming nothing,
+            # and the ports of networks the switch is not in line for are not ACTIVE here meanwhile (one
+            # this instance saw ACTIVE before another instance's change would otherwise stay so).
+            differ = {partition_of(f.cookie) for f in (*d.add, *d.modify, *d.delete)}
+            self.status.touch({m.port_id for part, m, _ in confirmations
+                               if part in differ and self.status.status(m.port_id) != DOWN})
             self._retry_later(dpid, SLAVE_RECHECK)
             return FlowDiff()
         if d:

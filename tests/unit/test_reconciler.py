@@ -254,6 +254,13 @@ def test_a_slave_sends_nothing_and_confirms_only_what_the_switch_holds(w: World)
         w.job(B)
         assert slave.job(B) == [] and slave.status_of(a2) == ACTIVE
         assert ours(w.sw) == w.desired()
+        # a1's network changes through the other instance: ACTIVE here until this instance has seen the
+        # switch out of line, then DOWN until the master has sent the change
+        w.attach(w.svc.get_network(ADMIN, a1.port.network_id), MAC_A2, 3)
+        slave.store.changed()
+        assert slave.job(A) == [] and slave.status_of(a1) == DOWN
+        w.job(A)
+        assert slave.job(A) == [] and slave.status_of(a1) == ACTIVE
     finally:
         slave.rec.stop()
         slave.store.close()

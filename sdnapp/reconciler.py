@@ -242,11 +242,12 @@ class Reconciler:
         hold flows of them from before; the networks' state read for that is the jobs' own (shared).
         A job on every switch for every change was most of the cost of a plug among 1,000 switches.
         """
+        self._forget(segments)
         connected = set(self.topology.connected())
         if self.driver.uses_fabric:
             targets = connected
         else:
-            _, states = self._read_states(set(segments))
+            _, states, _ = self._read_states(set(segments))
             targets = {m.datapath_id for st in states.values() for m in st.members}
             gw = self.gateway(None)
             if gw is not None and any(st.nat is not None for st in states.values()):
@@ -361,7 +362,8 @@ class Reconciler:
                 self._metered[dpid] = metered
             self.on_links_changed(exclude=dpid)
         every = full or work.every
-        as_of, states = self._read_states(None if every else work.segments)
+        as_of, states, index = self._read_states(None if every else work.segments,
+                                                 index=every and not self.driver.uses_fabric)
         with self._cond:
             table = self._installed.get(dpid)
             lldp_metered, dhcp_metered = self._metered.get(dpid, (False, False))
@@ -376,7 +378,11 @@ class Reconciler:
             desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if lldp_metered else None))
             if gw is not None and dpid == gw.datapath_id:
                 desired.extend(gateway_base_flows(gw, cookie_for(BASE_PARTITION)))
-            partitions = table.partitions() | {BASE_PARTITION} | self._segments_at(dpid, states)
+            # Where the flows depend on the fabric any network's traffic may cross this switch;
+            # otherwise only networks with a member bound on it need flows here (the index: every
+            # switch visiting every network made a restart of S switches cost S x networks).
+            partitions = table.partitions() | {BASE_PARTITION} | (
+                set(states) if index is None else index.get(dpid, set()))
             if gw is not None and dpid == gw.datapath_id:  # every NATed network is routed here
                 partitions |= {s for s, st in states.items() if st.nat is not None}
         else:
@@ -426,7 +432,7 @@ class Reconciler:
         for part, m, footprint in confirmations:
             self.status.confirm_on(
                 m.port_id,
-                as_of,
+                as_of[part],
                 dpid,
                 required=footprint,
                 usable=self.topology.port_usable(m.datapath_id, m.port_no),
@@ -443,47 +449,42 @@ class Reconciler:
                      held, len(d), len(confirmations), done, len(self.topology.connected()))
         return d
 
-    def _read_states(self, segments: set[int] | None) -> tuple[int, dict[int, SegmentState]]:
-        """The desired state of these networks (None: of every network), and the status clock read
-        before it: a change committed after the state was read can never be confirmed by flows
-        computed without it.
+    def _read_states(
+        self, segments: set[int] | None, index: bool = False
+    ) -> tuple[dict[int, int], dict[int, SegmentState], dict[int, set[int]] | None]:
+        """The desired state of these networks (None: of every network), each with the status clock
+        read before it (a change committed after a network was read can never be confirmed by flows
+        computed without it), and with `index`, per switch the networks with a member bound on it.
 
-        Shared by the jobs of every switch while the store, the port lists and the ports' status
-        are unchanged: one worker reads what is missing while the others that need it wait (after
-        a change every switch needs the same networks; after a restart every switch needs them all)."""
+        Shared by the jobs of every switch while the store is unchanged: one worker reads what is
+        missing while the others that need it wait (after a change every switch needs the same
+        networks; after a restart every switch needs them all). Networks whose switch ports or
+        ports' status changed are forgotten alone (`_forget`): a switch connecting made every
+        other switch's next full job read every network again (S x N in a fleet's cold start)."""
         with self._snapshot_lock:
-            version = (self.desired.store.writes, self.topology.ports_version, self.status.now())
             snap = self._snapshot
-            if snap is None or snap.version != version:
-                snap = self._snapshot = _Snapshot(version)
+            if snap is None or snap.writes != self.desired.store.writes:
+                snap = self._snapshot = _Snapshot(self.desired.store.writes)
             if segments is None:
                 if not snap.complete:
-                    snap.add(self.status.now(), self.desired.segment_states(None), complete=True)
-                return snap.as_of, snap.states
-            missing = set() if snap.complete else segments - snap.states.keys()
+                    snap.add(self.status.now(), self.desired.segment_states(None))
+                    snap.complete, snap.stale = True, set()
+                elif snap.stale:
+                    snap.add(self.status.now(), self.desired.segment_states(set(snap.stale)))
+                if index and snap.by_switch is None:
+                    snap.by_switch = _by_switch(snap.states)
+                return dict(snap.as_of), dict(snap.states), snap.by_switch if index else None
+            missing = {s for s in segments if s not in snap.states}
             if missing:
                 snap.add(self.status.now(), self.desired.segment_states(missing))
-            return snap.as_of, {s: snap.states[s] for s in segments if s in snap.states}
+            return ({s: snap.as_of[s] for s in segments if s in snap.states},
+                    {s: snap.states[s] for s in segments if s in snap.states}, None)
 
-    def _segments_at(self, dpid: int, states: dict[int, SegmentState]) -> set[int]:
-        """Of every network's state, those whose flows switch `dpid` may need.
-
-        Where the driver's flows depend on the fabric, any network's traffic may cross
-        the switch: all of them. Otherwise only networks with a member bound on it, from
-        an index made once per snapshot: a full job on each of S switches visiting every
-        network made a restart of S switches cost S x networks (quadratic in a fleet).
-        """
-        if self.driver.uses_fabric:
-            return set(states)
+    def _forget(self, segments: set[int]) -> None:
+        """These networks' state must be read again (their members' switch ports or status changed)."""
         with self._snapshot_lock:
-            snap = self._snapshot
-            if snap is not None and snap.complete and snap.states is states:
-                if snap.by_switch is None:
-                    snap.by_switch = _by_switch(states)
-                index = snap.by_switch
-            else:
-                index = _by_switch(states)
-        return set(index.get(dpid, ()))
+            if self._snapshot is not None:
+                self._snapshot.forget(segments)
 
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:
@@ -506,18 +507,29 @@ class Reconciler:
 
 @dataclass
 class _Snapshot:
-    """What was read of the desired state at one (store writes, port lists version, status clock)."""
+    """What was read of the desired state since the store's `writes` counter was at `writes`."""
 
-    version: tuple[int, int, int]
-    as_of: int = -1  # the status clock before the first read (the earliest: every part is at least that new)
+    writes: int
     states: dict[int, SegmentState] = field(default_factory=dict)
-    complete: bool = False  # every network was read
-    by_switch: dict[int, set[int]] | None = None  # once complete: per switch, networks with a member bound on it
+    as_of: dict[int, int] = field(default_factory=dict)  # per network, the status clock before it was read
+    complete: bool = False  # every network was read (but those in `stale`, forgotten since)
+    stale: set[int] = field(default_factory=set)
+    by_switch: dict[int, set[int]] | None = None  # per switch, networks with a member bound on it (when asked)
 
-    def add(self, as_of: int, states: dict[int, SegmentState], complete: bool = False) -> None:
-        self.as_of = as_of if self.as_of < 0 else min(self.as_of, as_of)
-        self.states.update(states)
-        self.complete |= complete
+    def add(self, as_of: int, states: dict[int, SegmentState]) -> None:
+        for seg, state in states.items():
+            self.states[seg] = state
+            self.as_of[seg] = as_of
+        self.stale -= states.keys()
+        self.by_switch = None
+
+    def forget(self, segments: set[int]) -> None:
+        for seg in segments:
+            self.states.pop(seg, None)
+            self.as_of.pop(seg, None)
+        if self.complete:
+            self.stale |= segments
+        self.by_switch = None
 
 
 def _by_switch(states: dict[int, SegmentState]) -> dict[int, set[int]]:

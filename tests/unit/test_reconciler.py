@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from flows.pipeline import (
     cookie_for,
 )
 from flows.sim import FakeSwitch, Packet
-from flows.state import Member
+from flows.state import Member, SegmentState
 from sdnapp import ofapp
 from sdnapp.desired import DesiredState
 from sdnapp.model import Caller, Network, Port, Vnic
@@ -477,7 +477,13 @@ def test_port_on_a_down_switch_port_is_not_active(w: World) -> None:
 def test_change_between_snapshot_and_barrier_is_not_confirmed(w: World) -> None:
     m = synced_world(w, {"a": [(MAC_A1, 1)]})
     a2 = w.attach(w.svc.list_networks(ADMIN)[0], MAC_A2, 2)
-    w.channel.on_send = lambda dpid, d: w.status.touch([a2.port.id])
+
+    def changed_meanwhile(dpid: int, d: object) -> None:
+        # What the service does on a write: the port's new generation, then its network recomputed.
+        w.status.touch([a2.port.id])
+        w.rec.segments_changed({A})
+
+    w.channel.on_send = changed_meanwhile
     assert len(w.job(*w.take_changed())) == 4
     assert (w.status_of(m["a1"]), w.status_of(a2)) == (ACTIVE, DOWN)
     w.channel.on_send = None
@@ -923,3 +929,29 @@ def test_a_change_under_vlan_is_sent_to_every_switch(tmp_path: Path) -> None:
     w.attach(w.network(), MAC_A1, 1, dpid=1)
     with w.rec._cond:
         assert set(w.rec._pending) == {1, 2, 3}  # its traffic may cross any switch of the fabric
+
+
+def test_switches_connecting_read_again_only_the_networks_bound_on_them(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.vxlan import VxlanDriver
+
+    w = make_world(str(tmp_path / "s.db"), *(FakeSwitch(d, PORTS) for d in (1, 2, 3)), wired=True,
+                   driver=VxlanDriver())
+    nets = [w.network() for _ in range(3)]
+    attached = [w.attach(n, mac, 1, dpid=d) for n, mac, d in zip(nets, (MAC_A1, MAC_B1, MAC_C1), (1, 2, 3),
+                                                                 strict=True)]
+    reads: list[set[int] | None] = []
+    real = w.desired_state.segment_states
+
+    def counted(segment_ids: Iterable[int] | None = None) -> dict[int, SegmentState]:
+        reads.append(None if segment_ids is None else set(segment_ids))
+        return real(segment_ids)
+
+    monkeypatch.setattr(w.desired_state, "segment_states", counted)
+    for d in (1, 2, 3):
+        w.full(d)
+    # Every network once; besides, as each switch connects, only the network bound on it.
+    assert reads.count(None) == 1, reads
+    assert [r for r in reads if r is not None] == [{n.segment_id} for n in nets], reads
+    assert [w.status_of(a) for a in attached] == [ACTIVE] * 3
+    w.store.close()

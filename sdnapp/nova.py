@@ -144,7 +144,7 @@ class NovaNotifier:
     @retried
     def _remember(self, told: dict[str, str]) -> None:
         if told:
-            with self.store.write() as tx:
+            with self.store.write(announce=False) as tx:
                 tx.set_told_nova(told)
 
     def _deliver(self, events: list[Event]) -> bool:

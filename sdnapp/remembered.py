@@ -76,7 +76,7 @@ class RememberedTopology:
         changes = self.topology.take_changes()
         if changes is None:
             return
-        with self.store.write() as tx:
+        with self.store.write(announce=False) as tx:
             for dpid, ports in changes.ports.items():
                 tx.remember_ports(dpid, ports)
             if changes.links is not None:

@@ -279,8 +279,12 @@ class Store:
 
     @contextmanager
     def write(self, announce: bool = True) -> Iterator[Txn]:
-        """One atomic, durable transaction: committed on success, rolled back on any error; without
-        `announce`, a write the other instances need not hear of (a lease's renewal).
+        """One atomic, durable transaction: committed on success, rolled back on any error.
+
+        Without `announce`: a write that changes nothing the switches should hold and that other
+        instances need not hear of (a lease's renewal, the topology this instance remembers, what it
+        told Nova); it neither counts in `writes` nor is announced. (Counted, the topology's writes
+        while a fleet connected made every switch's job read every network again.)
 
         On PostgreSQL it may fail with StoreConflict (another instance's write made what it read
         stale): the caller's whole operation is then run again by `retry`."""

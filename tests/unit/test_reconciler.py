@@ -955,3 +955,16 @@ def test_switches_connecting_read_again_only_the_networks_bound_on_them(tmp_path
     assert [r for r in reads if r is not None] == [{n.segment_id} for n in nets], reads
     assert [w.status_of(a) for a in attached] == [ACTIVE] * 3
     w.store.close()
+
+
+def test_writes_of_bookkeeping_leave_the_shared_read_of_the_desired_state_alone(w: World) -> None:
+    from topology.switches import SwitchPort as Sp
+
+    synced_world(w, {"a": [(MAC_A1, 1)]})
+    before = w.store.writes
+    with w.store.write(announce=False) as tx:  # as the remembered topology and Nova's notifier write
+        tx.remember_ports(DPID, [Sp(1, "p1", True)])
+    assert w.store.writes == before
+    with w.store.write() as tx:
+        tx.remember_ports(DPID, [Sp(1, "p1", True)])
+    assert w.store.writes == before + 1

@@ -408,6 +408,7 @@ class Reconciler:
             differ = {partition_of(f.cookie) for f in (*d.add, *d.modify, *d.delete)}
             self.status.touch({m.port_id for part, m, _ in confirmations
                                if part in differ and self.status.status(m.port_id) != DOWN})
+            self._forget(differ - {BASE_PARTITION})  # read again after the ports' new generation, or never confirmed
             self._retry_later(dpid, SLAVE_RECHECK)
             return FlowDiff()
         if d:
@@ -481,7 +482,10 @@ class Reconciler:
                     {s: snap.states[s] for s in segments if s in snap.states}, None)
 
     def _forget(self, segments: set[int]) -> None:
-        """These networks' state must be read again (their members' switch ports or status changed)."""
+        """These networks' state must be read again (their members' switch ports or status changed).
+
+        Whoever gives ports a new generation (`StatusBook.touch`) forgets their networks: a state
+        read before it can never confirm them."""
         with self._snapshot_lock:
             if self._snapshot is not None:
                 self._snapshot.forget(segments)

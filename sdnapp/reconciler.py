@@ -366,16 +366,16 @@ class Reconciler:
                                                  index=every and not self.driver.uses_fabric)
         with self._cond:
             table = self._installed.get(dpid)
-            lldp_metered, dhcp_metered = self._metered.get(dpid, (False, False))
         if table is None:  # disconnected meanwhile
             raise SwitchGone(f"{dpid:016x}")
-        ctx = Context(self.topology.fabric(), self.tunnels(), DHCP_METER if dhcp_metered else None)
+        lldp_meter, dhcp_meter = self.meters(dpid)
+        ctx = Context(self.topology.fabric(), self.tunnels(), dhcp_meter)
 
-        gw = self.gateway(CONTROLLER_METER if lldp_metered else None)
+        gw = self.gateway(lldp_meter)
         desired: list[Flow] = []
         installed: list[Flow] = []
         if every:
-            desired.extend(base_flows(lldp=self.lldp, meter=CONTROLLER_METER if lldp_metered else None))
+            desired.extend(base_flows(lldp=self.lldp, meter=lldp_meter))
             if gw is not None and dpid == gw.datapath_id:
                 desired.extend(gateway_base_flows(gw, cookie_for(BASE_PARTITION)))
             # Where the flows depend on the fabric any network's traffic may cross this switch;
@@ -502,6 +502,12 @@ class Reconciler:
             "rejected": rejected,
             "last_read_back": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)) if last else None,
         }
+
+    def meters(self, dpid: int) -> tuple[int | None, int | None]:
+        """The meters the switch's flows to the controller pass (LLDP's, DHCP's); None where it has none."""
+        with self._cond:
+            lldp, dhcp = self._metered.get(dpid, (False, False))
+        return (CONTROLLER_METER if lldp else None), (DHCP_METER if dhcp else None)
 
     def installed(self, dpid: int) -> list[Flow]:
         with self._cond:

@@ -161,7 +161,7 @@ class Server:
         self.remembered = RememberedTopology(self.store, self.topology, self.reconciler.on_links_changed)
         self.remembered.restore()
         tracer = Tracer(desired, self.topology, driver, self.tunnel_ends, c.topology.discovery,
-                        self.reconciler.installed)
+                        self.reconciler.installed, self.reconciler.meters)
         # noauth trusts any caller on loopback: asking a scraper to claim to be an admin would protect nothing.
         opened = frozenset({"metrics"}) if c.metrics.public or c.auth.strategy == "noauth" else frozenset()
         self.api = Api(

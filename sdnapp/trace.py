@@ -68,14 +68,17 @@ class Tracer:
         tunnels: Callable[[], Mapping[int, TunnelEnd]] = dict,
         lldp: bool = False,
         installed: Callable[[int], list[Flow]] = lambda dpid: [],
+        meters: Callable[[int], tuple[int | None, int | None]] = lambda dpid: (None, None),
     ) -> None:
-        """`installed(dpid)`: the flows of ours the switch is known to hold (the reconciler's cache)."""
+        """`installed(dpid)`: the flows of ours the switch is known to hold (the reconciler's cache);
+        `meters(dpid)`: the switch's LLDP and DHCP meters, where it has them (the reconciler's)."""
         self.desired = desired
         self.topology = topology
         self.driver = driver
         self.tunnels = tunnels
         self.lldp = lldp
         self.installed = installed
+        self.meters = meters
 
     @classmethod
     def over(cls, store: Store, topology: Topology, segment_type: str) -> Tracer:
@@ -87,12 +90,13 @@ class Tracer:
         states = self.desired.segment_states()
         fabric = self.topology.fabric()
         ends = dict(self.tunnels())
-        ctx = Context(fabric, ends)
         switches: dict[int, FakeSwitch] = {}
         flows: dict[int, list[Flow]] = {}
         for dpid in sorted(fabric.switches):
             s = self.topology.switch(dpid)
-            want = base_flows(lldp=self.lldp)
+            lldp_meter, dhcp_meter = self.meters(dpid)
+            ctx = Context(fabric, ends, dhcp_meter)
+            want = base_flows(lldp=self.lldp, meter=lldp_meter)
             for st in states.values():
                 want.extend(self.driver.segment_flows(st.segment_id, st.members, dpid, ctx))
             sw = FakeSwitch(dpid, set(s.ports) if s else set())

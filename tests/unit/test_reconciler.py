@@ -43,6 +43,7 @@ from sdnapp.service import NetworkService, SegmentPool
 from sdnapp.specs import SubnetChanges
 from sdnapp.status import ACTIVE, DOWN, ERROR, StatusBook
 from sdnapp.store import Store
+from sdnapp.trace import Tracer
 from tests.unit.fakechannel import FOREIGN_ACTIONS, FakeChannel, Message, foreign_action
 from topology.switches import Topology
 
@@ -807,6 +808,10 @@ def test_dhcp_goes_to_the_controller_through_its_meter_where_the_switch_has_mete
         assert [f.meter for f in punts] == [DHCP_METER if meters else None]
         assert dict(punts[0].match)["in_port"] == 1 and a.port.ip_address == "10.0.0.2"
         assert w.full() == []  # read back, nothing differs
+        # What `sdnapp flows` shows wants the meter the switch has: every flow of the port is held.
+        tracer = Tracer(w.desired_state, w.topo, vlan.VlanDriver(), installed=w.rec.installed, meters=w.rec.meters)
+        shown = tracer.port_flows(a.port.id)["flows"]
+        assert {f["role"] for f in shown} >= {"gateway", "dhcp"} and all(f["installed"] for f in shown), shown
         # DHCP off, then no gateway: the subnet's change reaches the switch.
         subnet = w.svc.list_subnets(ADMIN)[0]
         w.svc.update_subnet(ADMIN, subnet.id, SubnetChanges(enable_dhcp=False))

@@ -144,6 +144,8 @@ class Reconciler:
         # shared by every switch's job: a change read once, not once per switch.
         self._snapshot: _Snapshot | None = None
         self._snapshot_lock = threading.Lock()
+        self._forgets_lock = threading.Lock()  # guards _to_forget, which is never waited on behind a read
+        self._to_forget: set[int] = set()
 
     # scheduling (any thread) ---------------------------------------------
     def start(self) -> None:
@@ -244,10 +246,13 @@ class Reconciler:
         """
         self._forget(segments)
         connected = set(self.topology.connected())
-        if self.driver.uses_fabric:
+        # The caller (an API request, a switch event) does not wait for another thread's read of
+        # the desired state: while one runs, every switch is told.
+        got = None if self.driver.uses_fabric else self._try_read_states(set(segments))
+        if got is None:
             targets = connected
         else:
-            _, states, _ = self._read_states(set(segments))
+            states = got
             targets = {m.datapath_id for st in states.values() for m in st.members}
             gw = self.gateway(None)
             if gw is not None and any(st.nat is not None for st in states.values()):
@@ -463,32 +468,50 @@ class Reconciler:
         ports' status changed are forgotten alone (`_forget`): a switch connecting made every
         other switch's next full job read every network again (S x N in a fleet's cold start)."""
         with self._snapshot_lock:
-            snap = self._snapshot
-            if snap is None or snap.writes != self.desired.store.writes:
-                snap = self._snapshot = _Snapshot(self.desired.store.writes)
-            if segments is None:
-                if not snap.complete:
-                    snap.add(self.status.now(), self.desired.segment_states(None))
-                    snap.complete, snap.stale = True, set()
-                elif snap.stale:
-                    snap.add(self.status.now(), self.desired.segment_states(set(snap.stale)))
-                if index and snap.by_switch is None:
-                    snap.by_switch = _by_switch(snap.states)
-                return dict(snap.as_of), dict(snap.states), snap.by_switch if index else None
-            missing = {s for s in segments if s not in snap.states}
-            if missing:
-                snap.add(self.status.now(), self.desired.segment_states(missing))
-            return ({s: snap.as_of[s] for s in segments if s in snap.states},
-                    {s: snap.states[s] for s in segments if s in snap.states}, None)
+            return self._read_states_locked(segments, index)
+
+    def _try_read_states(self, segments: set[int]) -> dict[int, SegmentState] | None:
+        """The state of these networks, or None if another thread is reading the desired state."""
+        if not self._snapshot_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._read_states_locked(segments, False)[1]
+        finally:
+            self._snapshot_lock.release()
+
+    def _read_states_locked(
+        self, segments: set[int] | None, index: bool
+    ) -> tuple[dict[int, int], dict[int, SegmentState], dict[int, set[int]] | None]:
+        with self._forgets_lock:
+            forget, self._to_forget = self._to_forget, set()
+        snap = self._snapshot
+        if snap is None or snap.writes != self.desired.store.writes:
+            snap = self._snapshot = _Snapshot(self.desired.store.writes)
+        elif forget:
+            snap.forget(forget)
+        if segments is None:
+            if not snap.complete:
+                snap.add(self.status.now(), self.desired.segment_states(None))
+                snap.complete, snap.stale = True, set()
+            elif snap.stale:
+                snap.add(self.status.now(), self.desired.segment_states(set(snap.stale)))
+            if index and snap.by_switch is None:
+                snap.by_switch = _by_switch(snap.states)
+            return dict(snap.as_of), dict(snap.states), snap.by_switch if index else None
+        missing = {s for s in segments if s not in snap.states}
+        if missing:
+            snap.add(self.status.now(), self.desired.segment_states(missing))
+        return ({s: snap.as_of[s] for s in segments if s in snap.states},
+                {s: snap.states[s] for s in segments if s in snap.states}, None)
 
     def _forget(self, segments: set[int]) -> None:
         """These networks' state must be read again (their members' switch ports or status changed).
 
         Whoever gives ports a new generation (`StatusBook.touch`) forgets their networks: a state
-        read before it can never confirm them."""
-        with self._snapshot_lock:
-            if self._snapshot is not None:
-                self._snapshot.forget(segments)
+        read before it can never confirm them. Applied by the next read (never waited for: a read
+        in progress adds what it read, and the next read drops it before anyone uses it)."""
+        with self._forgets_lock:
+            self._to_forget |= segments
 
     def report(self, dpid: int) -> dict[str, object]:
         with self._cond:

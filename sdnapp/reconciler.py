@@ -168,6 +168,11 @@ class Reconciler:
             event = self._in_line.setdefault(dpid, threading.Event())
         return event.wait(timeout)
 
+    def _mark_in_line(self, dpid: int) -> None:
+        """The switch has had its first full job (a slave's too: its database may be read now)."""
+        with self._cond:
+            self._in_line.setdefault(dpid, threading.Event()).set()
+
     # switch events (os-ken's event thread, link discovery): each one call ------
     def on_switch_up(self, dpid: int) -> None:
         """A switch connected: read it back and bring everything on it in line."""
@@ -415,6 +420,8 @@ class Reconciler:
                                if part in differ and self.status.status(m.port_id) != DOWN})
             self._forget(differ - {BASE_PARTITION})  # read again after the ports' new generation, or never confirmed
             self._retry_later(dpid, SLAVE_RECHECK)
+            if full:
+                self._mark_in_line(dpid)
             return FlowDiff()
         if d:
             rejected = self.channel.send(dpid, d)
@@ -444,12 +451,13 @@ class Reconciler:
                 usable=self.topology.port_usable(m.datapath_id, m.port_no),
                 error=part in bad_parts or BASE_PARTITION in bad_parts,
             )
+        if full:
+            self._mark_in_line(dpid)
         if full and master:
             # Progress of a (re)start: each switch says when it is in line, and how many are (a slave's
             # every job reads the switch: it would say so at every change).
             with self._cond:
                 done, held = len(self._installed), len(table)
-                self._in_line.setdefault(dpid, threading.Event()).set()
             LOG.info("switch %016x reconciled after connecting, in %.2fs: %d of ours held, %d flow-mods sent, "
                      "%d ports confirmed; %d of %d connected switches reconciled", dpid, time.monotonic() - started,
                      held, len(d), len(confirmations), done, len(self.topology.connected()))

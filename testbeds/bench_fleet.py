@@ -53,7 +53,7 @@ from sdnapp.config import IsolationConfig
 from sdnapp.service import MAX_BULK
 
 from . import pyspy
-from .client import ApiError, Client
+from .client import ApiError, Client, create_networks_by_tenant
 from .fleet import Fleet, FleetSpec, dpid_of, port_name
 from .growth import Figure, fmt, growth_table, profile_table, size_table
 from .process import SdnappProcess
@@ -276,14 +276,7 @@ def populate(run: Run) -> None:
     t0 = time.monotonic()
     cpu0 = cpu_seconds([run.sdnapp_pid()])
     if run.batch:  # each tenant's networks in calls of up to MAX_BULK (POST /v1/networks with `networks`)
-        ids: dict[int, str] = {}
-        for k, tenant in enumerate(run.tenants):
-            mine = list(range(k, count, TENANTS))
-            for first in range(0, len(mine), MAX_BULK):
-                chunk = mine[first:first + MAX_BULK]
-                made = tenant.create_networks([f"n{n}" for n in chunk])
-                ids.update((n, str(m["id"])) for n, m in zip(chunk, made, strict=True))
-        run.net_ids = [ids[n] for n in range(count)]
+        run.net_ids = create_networks_by_tenant(run.tenants, count, MAX_BULK)
     else:
         with ThreadPoolExecutor(run.clients) as ex:
             run.net_ids = list(ex.map(lambda n: str(run.tenants[n % TENANTS].create_network(f"n{n}")["id"]),

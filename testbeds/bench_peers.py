@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .client import Client
+from .client import Client, create_networks_by_tenant
 from .hypervisors import Hypervisor, HypervisorBed, sh
 from .ovn import OvnCentral, OvnController
 from .process import SdnappProcess
@@ -146,13 +146,7 @@ class SdnappPeer:
                 c = tenants[n % TENANTS]
                 self.networks.append((c, c.create_network(f"n{n}")["id"]))
         else:  # each tenant's networks in calls of up to `batch` (POST /v1/networks with `networks`)
-            ids: dict[int, str] = {}
-            for k, c in enumerate(tenants):
-                mine = list(range(k, lay.networks, TENANTS))
-                for first in range(0, len(mine), self.batch):
-                    chunk = mine[first:first + self.batch]
-                    made = c.create_networks([f"n{n}" for n in chunk])
-                    ids.update((n, m["id"]) for n, m in zip(chunk, made, strict=True))
+            ids = create_networks_by_tenant(tenants, lay.networks, self.batch)
             self.networks = [(tenants[n % TENANTS], ids[n]) for n in range(lay.networks)]
 
         def one(i: int) -> None:

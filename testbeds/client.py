@@ -86,3 +86,16 @@ class Client(ApiClient):
             if time.monotonic() - start > timeout:
                 raise TimeoutError(f"ports not {status} after {timeout}s: {sorted(pending)}")
             time.sleep(0.005)
+
+
+def create_networks_by_tenant(tenants: list[Client], count: int, batch: int) -> list[str]:
+    """Networks n0 .. n<count-1>, network n made by tenants[n % len(tenants)] through POST /v1/networks
+    with `networks`, each tenant's in calls of up to `batch`; their ids, in order."""
+    ids: dict[int, str] = {}
+    for k, tenant in enumerate(tenants):
+        mine = list(range(k, count, len(tenants)))
+        for first in range(0, len(mine), batch):
+            chunk = mine[first:first + batch]
+            made = tenant.create_networks([f"n{n}" for n in chunk])
+            ids.update((n, str(m["id"])) for n, m in zip(chunk, made, strict=True))
+    return [ids[n] for n in range(count)]

@@ -170,6 +170,7 @@ class ExternalConfig:
     pool: tuple[str, str]
     dns_servers: tuple[str, ...] = ()
     arp_refresh: float = 30.0
+    name: str = "public"  # the external network's name in the Neutron face
 
     def pool_addresses(self) -> Iterator[str]:
         first, last = (ipaddress.IPv4Address(a) for a in self.pool)
@@ -412,6 +413,8 @@ SCHEMA: Schema = {
             "arp_refresh": {"type": "number", "minimum": 1, "maximum": 3600,
                             "description": "Seconds between ARP requests for the next hop.",
                             "errorMessage": "must be seconds from 1 to 3600"},
+            "name": _str("The external network's name in the Neutron face (a router:external network, the "
+                         "one routers' gateways and floating IPs are on).", maxLength=255),
         }), "type": ["object", "null"]},
         "logging": _section(None, "The log (on stderr).", {
             "level": {**_enum(LOG_LEVELS, "Least severity logged."), "default": Config.log_level},

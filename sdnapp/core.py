@@ -19,14 +19,15 @@ from topology.switches import Topology
 
 from . import errors, validate
 from .config import ExternalConfig
-from .model import Caller, FloatingAddress, Network, Port, Subnet, Vnic
+from .model import Caller, FloatingAddress, Network, Port, Router, Subnet, Vnic
 from .status import DOWN, StatusBook
 from .store import Store, Txn
 
-_R = TypeVar("_R", Network, Port, Vnic, Subnet, FloatingAddress)
+_R = TypeVar("_R", Network, Port, Vnic, Subnet, FloatingAddress, Router)
 
 # Neutron's defaults for what it counts per project; -1 is unlimited.
 QUOTA_RESOURCES = ("network", "subnet", "port")
+ROUTER_INTERFACE = "network:router_interface"  # the device_owner of a router's interface port
 UNLIMITED = -1
 # VXLAN over IPv4 adds 50 bytes to every frame (outer Ethernet, IPv4, UDP, VXLAN headers).
 VXLAN_OVERHEAD = 50
@@ -146,6 +147,17 @@ class ServiceCore:
 
     def _subnet(self, tx: Txn, caller: Caller, subnet_id: str) -> Subnet:
         return self._visible(caller, "subnet", subnet_id, tx.subnet, errors.SubnetNotFound)
+
+    @staticmethod
+    def _router_of_port(tx: Txn, p: Port) -> str | None:
+        """The router whose interface the port is (such a port changes with its router, not by port calls)."""
+        r = tx.router(p.device_id) if p.device_owner == ROUTER_INTERFACE else None
+        return r.id if r is not None and r.port_id == p.id else None
+
+    def _not_router_port(self, tx: Txn, p: Port, what: str) -> None:
+        if self._router_of_port(tx, p) is not None:
+            raise errors.RouterPortInUse(
+                f"Port {p.id} cannot be {what} directly via the port API: has device owner {ROUTER_INTERFACE}")
 
     def _segment_of_port(self, tx: Txn, port_id: str | None) -> int | None:
         if port_id is None:

@@ -132,3 +132,43 @@ class SecurityGroupsNotEnforced(BadRequest):
 
 class SecurityGroupRuleNotFound(NotFound):
     pass
+
+
+# Neutron's routers and floating IPs (over the `nat` extension).
+
+
+class RouterNotFound(NotFound):
+    pass
+
+
+class RouterInUse(Conflict):
+    """The router still has its interface."""
+
+
+class RouterInterfaceNotFound(NotFound):
+    """The router has no interface with that port id."""
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    """The router has no interface on that subnet."""
+
+
+class BadL3Request(BadRequest):
+    """A router or floating IP request Neutron would refuse, or a case sdnapp's routers cannot express (a
+    router joins one tenant subnet to the outside; NATed networks stay isolated from each other)."""
+
+
+class NotRoutedOutside(BadRequest):
+    """A floating address for a port whose network is not NATed (no router with a gateway joins it)."""
+
+
+class GatewayInUseByFloating(Conflict):
+    """The router's gateway carries a floating address of a port behind it."""
+
+
+class InterfaceInUseByFloating(Conflict):
+    """The router's interface carries a floating address of a port behind it."""
+
+
+class RouterPortInUse(Conflict):
+    """The port is a router's interface: it changes through the router, not the port API."""

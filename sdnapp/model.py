@@ -31,6 +31,30 @@ class Network:
 
 
 @dataclass(frozen=True, slots=True)
+class Router:
+    """A Neutron router as the `nat` extension has it: an external gateway (an outside address of the
+    pool) and at most one interface, a port on a tenant network holding its subnet's gateway address.
+    With both, and up, that network is NATed to the gateway address."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    admin_state_up: bool
+    gateway_address: str | None  # None: no external gateway
+    port_id: str | None  # its interface
+    network_id: str | None  # the interface's network
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    revision: int = 0
+
+    @property
+    def nats(self) -> bool:
+        """Whether its interface's network is NATed through it now."""
+        return self.admin_state_up and self.gateway_address is not None and self.network_id is not None
+
+
+@dataclass(frozen=True, slots=True)
 class FloatingAddress:
     """An outside address of the pool a project holds, associated with one of its ports or none."""
 
@@ -41,6 +65,9 @@ class FloatingAddress:
     fixed_address: str | None  # the port's address
     network_id: str | None  # the port's network
     created_at: float = 0.0
+    description: str = ""
+    updated_at: float = 0.0
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

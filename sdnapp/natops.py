@@ -8,6 +8,7 @@ the reconciler as a change of the network's segment.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from . import errors, validate
@@ -71,7 +72,9 @@ class NatOps(ServiceCore):
             if port_id is not None:
                 _, n = self._nat_port(tx, caller, port_id, caller.project_id)
                 segments.add(n.segment_id)
-            f = FloatingAddress(new_id(), caller.project_id, self._take_external(tx), port_id, None, None, now())
+            t = now()
+            f = FloatingAddress(new_id(), caller.project_id, self._take_external(tx), port_id, None, None, t,
+                                updated_at=t, revision=1)
             tx.insert_floating(f)
             made = tx.floating(f.id)
         assert made is not None
@@ -102,7 +105,7 @@ class NatOps(ServiceCore):
             if port_id is not None:
                 _, n = self._nat_port(tx, caller, port_id, f.tenant_id)
                 segments.add(n.segment_id)
-            tx.set_floating_port(f.id, port_id)
+            tx.update_floating(dataclasses.replace(f, port_id=port_id, updated_at=now(), revision=f.revision + 1))
             made = tx.floating(f.id)
         assert made is not None
         LOG.info("floating address %s associated with port %s (was %s)", f.id, port_id, f.port_id)

@@ -20,6 +20,8 @@ LOG = logging.getLogger(__name__)
 
 MAX_DNS_NAMESERVERS = 5  # Neutron's max_dns_nameservers
 MAX_HOST_ROUTES = 20  # Neutron's max_subnet_host_routes
+_NO_EXTERNAL = "external networks are not offered: no external network is configured (external:)"
+_ONE_EXTERNAL = "the external network is the configured one (external:): no other is made through the API"
 SEGMENT_LIMITS = {vlan.DRIVER: (vlan.VLAN_MIN, vlan.VLAN_MAX), vxlan.DRIVER: (vxlan.VNI_MIN, vxlan.VNI_MAX)}
 
 
@@ -38,7 +40,7 @@ class NetworkOps(ServiceCore):
         if spec.shared:
             raise errors.BadRequest("shared networks are not offered: a network belongs to one project")
         if spec.external:
-            raise errors.BadRequest("external networks need routers, which this deployment does not offer")
+            raise errors.BadRequest(_NO_EXTERNAL if "nat" not in self.extensions else _ONE_EXTERNAL)
         if given(spec.segment_type) or given(spec.segment_id) or spec.physical_network is not None:
             self._require_admin(caller, "choosing a network's segment (provider attributes)")
         if spec.physical_network is not None:
@@ -90,7 +92,8 @@ class NetworkOps(ServiceCore):
                 if given(value):
                     self._require_admin(caller, f"setting {what}")
                     if value:
-                        raise errors.BadRequest(f"{what} networks are not offered")
+                        raise errors.BadRequest(f"{what} networks are not offered" if what == "shared"
+                                                else _ONE_EXTERNAL)
             new = dataclasses.replace(
                 n,
                 name=n.name if isinstance(ch.name, Unset) else validate.name(ch.name),
@@ -179,6 +182,9 @@ class NetworkOps(ServiceCore):
             s = self._subnet(tx, caller, subnet_id)
             gateway = s.gateway_ip
             if not isinstance(ch.gateway_ip, Unset) and ch.gateway_ip != s.gateway_ip:
+                router = tx.router_of_network(s.network_id)
+                if router is not None:
+                    raise errors.SubnetInUse(f"the gateway address of subnet {s.id} is router {router}'s interface")
                 gateway = None if ch.gateway_ip is None else ipam.check_gateway(s.cidr, ch.gateway_ip)
                 holder = tx.address_holder(s.network_id, gateway) if gateway is not None else None
                 if holder is not None:

@@ -174,6 +174,8 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
     def update_port(self, caller: Caller, port_id: str, ch: PortChanges) -> Port:
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
+            if any(given(getattr(ch, f.name)) for f in dataclasses.fields(ch) if f.name not in ("name", "description")):
+                self._not_router_port(tx, p, "changed (but for its name and description)")
             n = tx.network(p.network_id)
             assert n is not None
             host = p.host if isinstance(ch.host, Unset) else self._host_change(caller, ch.host)
@@ -247,6 +249,7 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
         face; v1's `destroy_port` refuses while a VNIC is plugged)."""
         with self.store.write() as tx:
             p = self._port(tx, caller, port_id)
+            self._not_router_port(tx, p, "deleted")
             seg = self._segment_of_port(tx, p.id)
             if p.vnic_id is not None:
                 tx.set_attachment(p.vnic_id, None)

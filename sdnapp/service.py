@@ -22,10 +22,10 @@ from topology.switches import MAX_PORT_NO, KnownLink, LinkInUse, Switch
 from . import errors, ipam, validate
 from .core import HostInfo, SegmentPool, ServiceCore, new_id, now
 from .model import Binding, Caller, Network, Port, Vnic
-from .natops import NatOps
 from .netops import NetworkOps
 from .portops import PortOps
 from .quotas import QuotaOps
+from .routerops import RouterOps
 from .specs import UNSET, NetworkSpec, SubnetSpec
 from .status import DOWN
 from .store import retried
@@ -88,7 +88,7 @@ class PluggedPortRequest:
     binding: BindingRequest | None = None
 
 
-class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
+class NetworkService(RouterOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
     # extensions ---------------------------------------------------------
     def list_extensions(self) -> list[dict[str, str]]:
         return [EXTENSIONS[a] for a in self.extensions]
@@ -160,6 +160,9 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
             n = self._network(tx, caller, network_id)
             if tx.network_has_attachment(n.id):
                 raise errors.NetworkInUse(f"network {n.id} has ports with VNICs plugged")
+            router = tx.router_of_network(n.id)
+            if router is not None:
+                raise errors.NetworkInUse(f"network {n.id} has router {router}'s interface")
             ports = tx.ports(network_id=n.id)
             tx.delete_network(n.id)
         self._deleted(ports)
@@ -209,6 +212,9 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
             p = self._port(tx, caller, port_id)
             if p.vnic_id is not None:
                 raise errors.PortInUse(f"port {p.id} has vnic {p.vnic_id} attached")
+            router = self._router_of_port(tx, p)
+            if router is not None:
+                raise errors.PortInUse(f"port {p.id} is router {router}'s interface")
             tx.delete_port(p.id)
         self._deleted([p])
 
@@ -268,6 +274,9 @@ class NetworkService(NatOps, NetworkOps, PortOps, QuotaOps, ServiceCore):
                 return p
             if p.vnic_id is not None:
                 raise errors.PortInUse(f"port {p.id} has vnic {p.vnic_id} attached")
+            router = self._router_of_port(tx, p)
+            if router is not None:
+                raise errors.PortInUse(f"port {p.id} is router {router}'s interface")
             if v.port_id is not None:
                 raise errors.AlreadyAttached(f"vnic {v.id} is plugged into port {v.port_id}")
             other = tx.mac_in_network(v.mac_address, p.network_id)

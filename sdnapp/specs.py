@@ -123,3 +123,47 @@ class PortChanges:
     host: str | Unset = UNSET  # "" unbinds
     vnic_type: str | Unset = UNSET
     profile: dict[str, Any] | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    """A router's external gateway as asked: on which network, translating or not, which outside address."""
+
+    network_id: str
+    enable_snat: bool | Unset = UNSET  # sdnapp's gateways always translate
+    fixed_ips: tuple[FixedIp, ...] | Unset = UNSET  # admins only: an address of the pool
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    project: str | Unset = UNSET
+    name: str = ""
+    description: str = ""
+    admin_state_up: bool = True
+    gateway: GatewaySpec | None = None
+
+
+@dataclass(frozen=True)
+class RouterChanges:
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    admin_state_up: bool | Unset = UNSET
+    gateway: GatewaySpec | None | Unset = UNSET  # None: take the gateway away
+
+
+@dataclass(frozen=True)
+class FloatingSpec:
+    """A floating IP as the Neutron face asks for one (on the external network, checked by the face)."""
+
+    project: str | Unset = UNSET
+    port_id: str | None = None
+    fixed_ip_address: str | None = None  # the port's address, if given
+    address: str | None = None  # admins only: an address of the pool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FloatingChanges:
+    port_id: str | None | Unset = UNSET
+    fixed_ip_address: str | None | Unset = UNSET
+    description: str | Unset = UNSET

@@ -27,7 +27,7 @@ from topology.switches import SwitchPort
 from .engines import ChangeSource, Conn, StoreConflict, StoreError, StoreUnavailable, engine_for
 from .ipam import default_gateway, default_pools
 from .metrics import NO_METRICS, Metrics
-from .model import AddressPair, Binding, FloatingAddress, Lease, Network, Port, Subnet, Vnic
+from .model import AddressPair, Binding, FloatingAddress, Lease, Network, Port, Router, Subnet, Vnic
 
 # The schema as a list of steps: step N takes a store from version N-1 to N, so a new store and an
 # old one reach the current version the same way. A change of schema is a new step at the end,
@@ -206,6 +206,44 @@ CREATE TABLE leases (
     expires_at DOUBLE PRECISION NOT NULL
 );
 """,
+    # 8: Neutron's routers over the `nat` extension. A router's interface is a port of a tenant network
+    # (holding the subnet's gateway address); its external gateway is an outside address held by the
+    # router (router_id), which is also the source of the network it NATs (network_id) while it does.
+    # The outside addresses' table is made anew for that (a CHECK cannot be altered), with the
+    # description, update time and revision a floating IP has in Neutron.
+    """
+CREATE TABLE routers (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up INTEGER NOT NULL DEFAULT 1,
+    port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE SET NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION,
+    revision INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX routers_tenant ON routers(tenant_id);
+CREATE TABLE outside_addresses (
+    address TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    network_id TEXT UNIQUE REFERENCES networks(id) ON DELETE CASCADE,
+    floating_id TEXT UNIQUE,
+    router_id TEXT UNIQUE REFERENCES routers(id) ON DELETE CASCADE,
+    port_id TEXT UNIQUE REFERENCES ports(id) ON DELETE SET NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION,
+    revision INTEGER NOT NULL DEFAULT 0,
+    CHECK ((floating_id IS NULL) <> (network_id IS NULL AND router_id IS NULL)),
+    CHECK (port_id IS NULL OR floating_id IS NOT NULL)
+);
+INSERT INTO outside_addresses (address, tenant_id, network_id, floating_id, port_id, created_at)
+    SELECT address, tenant_id, network_id, floating_id, port_id, created_at FROM external_addresses;
+DROP TABLE external_addresses;
+ALTER TABLE outside_addresses RENAME TO external_addresses;
+CREATE INDEX external_addresses_tenant ON external_addresses(tenant_id);
+""",
 )
 SCHEMA_VERSION = len(_STEPS)
 
@@ -375,7 +413,16 @@ _SUBNET_COLS = (
     "COALESCE(s.updated_at, s.created_at), s.revision"
 )
 _PORTS_FROM = "ports p LEFT JOIN vnics v ON v.port_id = p.id"
-_FLOATING_COLS = "e.floating_id, e.tenant_id, e.address, e.port_id, p.ip_address, p.network_id, e.created_at"
+_FLOATING_COLS = (
+    "e.floating_id, e.tenant_id, e.address, e.port_id, p.ip_address, p.network_id, e.created_at, e.description, "
+    "COALESCE(e.updated_at, e.created_at), e.revision"
+)
+_ROUTER_COLS = (
+    "r.id, r.tenant_id, r.name, r.description, r.admin_state_up, e.address, r.port_id, p.network_id, r.created_at, "
+    "COALESCE(r.updated_at, r.created_at), r.revision"
+)
+_ROUTERS_FROM = ("routers r LEFT JOIN external_addresses e ON e.router_id = r.id "
+                 "LEFT JOIN ports p ON p.id = r.port_id")
 _FLOATING_FROM = "external_addresses e LEFT JOIN ports p ON p.id = e.port_id"
 
 
@@ -387,7 +434,11 @@ def _network(r: tuple) -> Network:
 
 
 def _floating(r: tuple) -> FloatingAddress:
-    return FloatingAddress(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+    return FloatingAddress(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+
+
+def _router(r: tuple) -> Router:
+    return Router(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])
 
 
 def _port(r: tuple) -> Port:
@@ -913,13 +964,73 @@ class Txn:
 
     def insert_floating(self, f: FloatingAddress) -> None:
         self.db.execute(
-            "INSERT INTO external_addresses (address, tenant_id, floating_id, port_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (f.address, f.tenant_id, f.id, f.port_id, f.created_at),
+            "INSERT INTO external_addresses (address, tenant_id, floating_id, port_id, description, created_at, "
+            "updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (f.address, f.tenant_id, f.id, f.port_id, f.description, f.created_at, f.updated_at, f.revision),
         )
 
-    def set_floating_port(self, floating_id: str, port_id: str | None) -> None:
-        self.db.execute("UPDATE external_addresses SET port_id = ? WHERE floating_id = ?", (port_id, floating_id))
+    def update_floating(self, f: FloatingAddress) -> None:
+        """Write what may change of a floating address: its port, description, time and revision."""
+        self.db.execute(
+            "UPDATE external_addresses SET port_id = ?, description = ?, updated_at = ?, revision = ? "
+            "WHERE floating_id = ?", (f.port_id, f.description, f.updated_at, f.revision, f.id))
+
+    def floatings_behind(self, network_id: str) -> list[str]:
+        """The floating addresses associated with ports of a network."""
+        rows = self.db.execute("SELECT e.floating_id FROM external_addresses e JOIN ports p ON p.id = e.port_id "
+                               "WHERE p.network_id = ? ORDER BY e.floating_id", (network_id,))
+        return [str(r[0]) for r in rows]
+
+    # routers (Neutron's, over the `nat` extension)
+    def router(self, router_id: str) -> Router | None:
+        r = self.db.execute(f"SELECT {_ROUTER_COLS} FROM {_ROUTERS_FROM} WHERE r.id = ?", (router_id,)).fetchone()
+        return None if r is None else _router(r)
+
+    def routers(self, tenant_id: str | None = None) -> list[Router]:
+        where, args = ("", ()) if tenant_id is None else (" WHERE r.tenant_id = ?", (tenant_id,))
+        q = f"SELECT {_ROUTER_COLS} FROM {_ROUTERS_FROM}{where} ORDER BY r.created_at, r.id"
+        return [_router(r) for r in self.db.execute(q, args)]
+
+    def router_of_network(self, network_id: str) -> str | None:
+        """The router with an interface on this network, if one has."""
+        r = self.db.execute("SELECT r.id FROM routers r JOIN ports p ON p.id = r.port_id WHERE p.network_id = ?",
+                            (network_id,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def insert_router(self, r: Router) -> None:
+        self.db.execute(
+            "INSERT INTO routers (id, tenant_id, name, description, admin_state_up, port_id, created_at, updated_at, "
+            "revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (r.id, r.tenant_id, r.name, r.description, int(r.admin_state_up), r.port_id, r.created_at, r.updated_at,
+             r.revision),
+        )
+
+    def update_router(self, r: Router) -> None:
+        """Write a router's own columns (its gateway address: set_router_address)."""
+        self.db.execute(
+            "UPDATE routers SET name = ?, description = ?, admin_state_up = ?, port_id = ?, updated_at = ?, "
+            "revision = ? WHERE id = ?",
+            (r.name, r.description, int(r.admin_state_up), r.port_id, r.updated_at, r.revision, r.id),
+        )
+
+    def delete_router(self, router_id: str) -> None:
+        self.db.execute("DELETE FROM routers WHERE id = ?", (router_id,))  # its address goes with it
+
+    def set_router_address(self, router_id: str, tenant_id: str, address: str | None) -> None:
+        """Give the router this outside address as its gateway, or (None) take its gateway away."""
+        self.db.execute("DELETE FROM external_addresses WHERE router_id = ?", (router_id,))
+        if address is not None:
+            self.db.execute(
+                "INSERT INTO external_addresses (address, tenant_id, router_id, created_at) VALUES (?, ?, ?, ?)",
+                (address, tenant_id, router_id, time.time()),
+            )
+
+    def set_router_nat(self, router_id: str, network_id: str | None) -> None:
+        """The network the router's address is the source of (None: none)."""
+        self.db.execute("UPDATE external_addresses SET network_id = ? WHERE router_id = ?", (network_id, router_id))
+
+    def set_network_nat(self, network_id: str, nat: bool) -> None:
+        self.db.execute("UPDATE networks SET nat = ? WHERE id = ?", (int(nat), network_id))
 
     def delete_floating(self, floating_id: str) -> None:
         self.db.execute("DELETE FROM external_addresses WHERE floating_id = ?", (floating_id,))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..routes import Face, Route
-from . import extensions, networks, ports, quotas, secgroups, subnets
+from . import extensions, floatingips, networks, ports, quotas, routers, secgroups, subnets
 from .attrs import body_error
 from .faults import FAULTS, HTTPBadRequest, InvalidInput, error_body, error_type
 
@@ -26,13 +26,14 @@ def _with_api_errors(r: Route) -> Route:
 
 ROUTES: tuple[Route, ...] = tuple(
     _with_api_errors(r)
-    for r in (*extensions.ROUTES, *networks.ROUTES, *subnets.ROUTES, *ports.ROUTES, *quotas.ROUTES,
-              *secgroups.ROUTES)
+    for r in (*extensions.ROUTES, *networks.ROUTES, *subnets.ROUTES, *ports.ROUTES, *routers.ROUTES,
+              *floatingips.ROUTES, *quotas.ROUTES, *secgroups.ROUTES)
 )
 
 FACE = Face(
     prefix=PREFIX,
-    tags=("versions", "extensions", "networks", "subnets", "ports", "quotas", "security-groups"),
+    tags=("versions", "extensions", "networks", "subnets", "ports", "routers", "floatingips", "quotas",
+          "security-groups"),
     routes=ROUTES,
     faults=FAULTS,
     error_body=error_body,

@@ -1,9 +1,10 @@
 """The face's own resources: its version entry (for `GET /`), `GET /v2.0` (the resource list), the
 OpenAPI document, and the extensions, listed only where sdnapp really does what they say.
 
-Not listed, on purpose: `router`, `ext-gw-mode` and floating IPs (the NAT work they sit on is not
-merged yet), `binding-extended` (no `/ports/{id}/bindings`: Nova then uses its legacy migration
-flow, which sdnapp follows by moving a port with its interface), `dns-integration`, `tag`s.
+`router` (routers and floating IPs) and `ext-gw-mode` (a gateway's enable_snat and external_fixed_ips)
+are listed where v1's `nat` extension is offered (an external network is configured), as their
+resources are. Not listed, on purpose: `binding-extended` (no `/ports/{id}/bindings`: Nova then uses its legacy
+migration flow, which sdnapp follows by moving a port with its interface), `dns-integration`, `tag`s.
 """
 
 from __future__ import annotations
@@ -46,11 +47,26 @@ _EXTENSIONS = (
     ("ip-substring-filtering", "IP address substring filtering", "2017-11-28T09:00:00-00:00",
      "Provides IP address substring filtering when listing ports"),
 )
+# What the `nat` extension of v1 brings (sdnapp/routerops.py).
+_L3 = (
+    ("router", "Neutron L3 Router", "2012-07-20T10:00:00-00:00",
+     "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks "
+     "via a NAT gateway."),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "2013-03-28T10:00:00-00:00",
+     "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
+)
 EXTENSIONS: dict[str, dict[str, Any]] = {
     alias: {"alias": alias, "name": name, "updated": updated, "description": description, "links": []}
-    for alias, name, updated, description in _EXTENSIONS
+    for alias, name, updated, description in (*_EXTENSIONS, *_L3)
 }
+L3_ALIASES = frozenset(alias for alias, *_ in _L3)
 COLLECTIONS = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"))
+L3_COLLECTIONS = (("router", "routers"), ("floatingip", "floatingips"))
+
+
+def _offered(c: Call) -> dict[str, dict[str, Any]]:
+    nat = "nat" in c.svc.extensions
+    return {alias: e for alias, e in EXTENSIONS.items() if nat or alias not in L3_ALIASES}
 
 
 def version(req: Request) -> dict[str, Any]:
@@ -60,8 +76,9 @@ def version(req: Request) -> dict[str, Any]:
 
 def list_resources(c: Call) -> Body:
     base = f"{c.req.host_url}/v2.0"
+    offered = (*COLLECTIONS, *(L3_COLLECTIONS if "nat" in c.svc.extensions else ()))
     return {"resources": [{"name": n, "collection": coll, "links": [{"rel": "self", "href": f"{base}/{coll}"}]}
-                          for n, coll in COLLECTIONS]}
+                          for n, coll in offered]}
 
 
 def neutron_openapi(c: Call) -> Body:
@@ -71,11 +88,11 @@ def neutron_openapi(c: Call) -> Body:
 
 
 def list_extensions(c: Call) -> Body:
-    return {"extensions": list(EXTENSIONS.values())}
+    return {"extensions": list(_offered(c).values())}
 
 
 def show_extension(c: Call) -> Body:
-    found = EXTENSIONS.get(c.path["alias"])
+    found = _offered(c).get(c.path["alias"])
     if found is None:
         raise HTTPNotFound(f"Extension with alias {c.path['alias'][:64]} does not exist")
     return {"extension": found}

@@ -33,6 +33,7 @@ FAULTS: faults.FaultMap = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.SegmentPoolExhausted: 503,
+    errors.NotRoutedOutside: 404,  # Neutron says the external gateway is not found; v1 says 400
 }
 
 # Where Neutron's name differs from the service's (looked up along the class's MRO).
@@ -47,6 +48,14 @@ _RENAMED: dict[type[Exception], str] = {
     errors.AddressPoolExhausted: "IpAddressGenerationFailure",
     errors.SegmentPoolExhausted: "NoNetworkAvailable",
     errors.IpAddressInUse: "IpAddressAlreadyAllocated",
+    errors.ExternalPoolExhausted: "IpAddressGenerationFailure",
+    errors.FloatingAddressNotFound: "FloatingIPNotFound",
+    errors.FloatingAddressInUse: "FloatingIPPortAlreadyAssociated",
+    errors.BadL3Request: "BadRequest",
+    errors.NotRoutedOutside: "ExternalGatewayForFloatingIPNotFound",
+    errors.GatewayInUseByFloating: "RouterExternalGatewayInUseByFloatingIp",
+    errors.InterfaceInUseByFloating: "RouterInterfaceInUseByFloatingIP",
+    errors.RouterPortInUse: "ServicePortInUse",
     faults.Unauthorized: "HTTPUnauthorized",
     faults.NotFound: "HTTPNotFound",
     faults.MethodNotAllowed: "HTTPMethodNotAllowed",
@@ -59,7 +68,8 @@ _SAME = {
     errors.NetworkNotFound, errors.PortNotFound, errors.SubnetNotFound, errors.SecurityGroupNotFound,
     errors.SecurityGroupRuleNotFound, errors.NetworkInUse, errors.PortInUse, errors.SubnetInUse,
     errors.MacAddressInUse, errors.OverQuota, errors.InvalidIpForSubnet, errors.InvalidIpForNetwork,
-    errors.PortBound, errors.SegmentInUse, HTTPBadRequest, InvalidInput, HTTPNotFound,
+    errors.PortBound, errors.SegmentInUse, HTTPBadRequest, InvalidInput, HTTPNotFound, errors.RouterNotFound,
+    errors.RouterInUse, errors.RouterInterfaceNotFound, errors.RouterInterfaceNotFoundForSubnet,
 }
 
 

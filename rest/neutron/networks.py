@@ -10,7 +10,7 @@ from sdnapp.service import NetworkService
 from sdnapp.specs import NetworkChanges, NetworkSpec
 
 from ..routes import Body, Call, Ok, RequestBody, Route
-from . import query
+from . import external, query
 from .attrs import (
     BOOL,
     BULK_BYTES,
@@ -41,11 +41,12 @@ NETWORK = Resource("network", "networks", (
     Attr("subnets", {"type": "array", "items": UUID_OUT}),
     Attr("mtu", INT_OUT, query=q_int, sort=True),
     Attr("port_security_enabled", BOOL, post=True, put=True),
-    Attr("provider:network_type", {"type": "string", "enum": ["vlan", "vxlan"]},
+    Attr("provider:network_type", {"type": "string", "enum": ["vlan", "vxlan", "flat"]},
          into={"type": "string", "maxLength": 64}, post=True, put=True, query=q_str, admin=True),
     Attr("provider:physical_network", NULL_STR, into={"type": ["string", "null"], "maxLength": 64},
          post=True, put=True, query=q_str, admin=True),
-    Attr("provider:segmentation_id", INT_OUT, into=int_in(0, 2**32 - 1), post=True, put=True, query=q_int,
+    Attr("provider:segmentation_id", {"type": ["integer", "null"]}, into=int_in(0, 2**32 - 1), post=True, put=True,
+         query=q_int,
          admin=True),
 ))
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
@@ -78,6 +79,12 @@ def views(c: Call, nets: list[Network], admin: bool | None = None) -> list[dict[
     return [view(n, subnets[n.id].id if n.id in subnets else None, full, c.svc) for n in nets]
 
 
+def _external(c: Call, admin: bool | None = None) -> list[dict[str, Any]]:
+    """The external network's view, where there is one."""
+    ext = c.svc.external
+    return [] if ext is None else [external.network_view(ext, c.caller.is_admin if admin is None else admin)]
+
+
 def _spec(item: dict[str, Any]) -> NetworkSpec:
     return NetworkSpec(
         project=project_of(item),
@@ -100,12 +107,14 @@ def list_networks(c: Call) -> Body:
     q = query.parse(c.items, NETWORK)
     ids = [str(v) for v in q.filters["id"]] if "id" in q.filters else None
     nets = c.svc.list_networks(c.caller, ids=ids)
-    page = query.select(c.req, views(c, nets, admin=True), q, not_found=errors.NetworkNotFound,
-                        hidden=set() if c.caller.is_admin else NETWORK.admin_only)
+    page = query.select(c.req, views(c, nets, admin=True) + _external(c, admin=True), q,
+                        not_found=errors.NetworkNotFound, hidden=set() if c.caller.is_admin else NETWORK.admin_only)
     return {"networks": page.items, **({"networks_links": page.links} if page.links else {})}
 
 
 def show_network(c: Call) -> Body:
+    if external.is_external(c.svc, c.path["network_id"]):
+        return {"network": query.only(_external(c)[0], query.fields_of(c.items))}
     n = c.svc.get_network(c.caller, c.path["network_id"])
     return {"network": query.only(views(c, [n])[0], query.fields_of(c.items))}
 
@@ -117,6 +126,8 @@ def create_networks(c: Call) -> Body:
 
 
 def update_network(c: Call) -> Body:
+    if external.is_external(c.svc, c.path["network_id"]):
+        external.refuse_change(c.caller, False, errors.NetworkInUse)
     item = c.body["network"]
     ch = NetworkChanges(
         name=pick(item, "name"),
@@ -131,6 +142,8 @@ def update_network(c: Call) -> Body:
 
 
 def delete_network(c: Call) -> Body:
+    if external.is_external(c.svc, c.path["network_id"]):
+        external.refuse_change(c.caller, True, errors.NetworkInUse)
     c.svc.delete_network(c.caller, c.path["network_id"])
     return None
 
@@ -151,7 +164,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", P + "/{network_id}", update_network, "networks", "Update a network",
           Ok(200, "NeutronNetworkResponse", "The network"), (errors.NetworkNotFound, errors.Forbidden), UPDATE),
     Route("DELETE", P + "/{network_id}", delete_network, "networks", "Delete a network with its subnet and ports",
-          Ok(204, None, "Deleted"), (errors.NetworkNotFound, errors.NetworkInUse),
+          Ok(204, None, "Deleted"), (errors.NetworkNotFound, errors.NetworkInUse, errors.Forbidden),
           description="Refused (NetworkInUse) while a port of it has a device (a device_id, or a VNIC plugged "
           "through v1); its other ports go with it."),
 )

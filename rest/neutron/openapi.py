@@ -11,14 +11,15 @@ from typing import Any
 
 from .. import openapi as oa
 from ..routes import Route
-from . import FACE, networks, ports, quotas, secgroups, subnets
+from . import FACE, floatingips, networks, ports, quotas, routers, secgroups, subnets
 from .attrs import Attr, Resource, q_bool, q_int
 from .extensions import EXTENSIONS
 from .ports import q_fixed_ip
 
 Doc = dict[str, Any]
 
-RESOURCES: tuple[Resource, ...] = (networks.NETWORK, subnets.SUBNET, ports.PORT, secgroups.GROUP, secgroups.RULE)
+RESOURCES: tuple[Resource, ...] = (networks.NETWORK, subnets.SUBNET, ports.PORT, routers.ROUTER, floatingips.FLOATINGIP,
+                                   secgroups.GROUP, secgroups.RULE)
 LISTS = {f"{r.method} {r.path}": res for res in RESOURCES for r in FACE.routes
          if r.method == "GET" and r.path.endswith("/" + res.collection.replace("_", "-"))}
 SHOWS = {r.path for r in FACE.routes if r.method == "GET" and r.raw_query} - {p.split(" ", 1)[1] for p in LISTS}
@@ -26,6 +27,8 @@ PATH_PARAMS = {
     "network_id": "The network's id.",
     "subnet_id": "The subnet's id.",
     "port_id": "The port's id.",
+    "router_id": "The router's id.",
+    "floatingip_id": "The floating IP's id.",
     "security_group_id": "The security group's id.",
     "rule_id": "The security group rule's id.",
 }
@@ -106,6 +109,7 @@ def _schemas(routes: tuple[Route, ...]) -> Doc:
         built[f"{t}Response"] = oa.wrap(res.name, oa.ref(t))
         built[f"{t}CreateResponse"] = {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
             res.name: oa.ref(t), res.collection: {"type": "array", "items": oa.ref(t)}}}
+    built["NeutronRouterInterfaceResponse"] = oa.to_openapi(routers.INTERFACE_OUT)
     quota = oa.to_openapi(quotas.QUOTA_OUT)
     built["NeutronQuotaResponse"] = oa.wrap("quota", quota)
     built["NeutronQuotaDetailsResponse"] = oa.wrap("quota", oa.to_openapi(quotas.DETAILS_OUT))

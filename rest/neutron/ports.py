@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sdnapp import errors
+from sdnapp.core import ROUTER_INTERFACE
 from sdnapp.model import Port, Subnet
+from sdnapp.routerops import EXTERNAL_NETWORK_ID, ROUTER_MAC
 from sdnapp.service import NetworkService
 from sdnapp.specs import UNSET, FixedIp, PairSpec, PortChanges, PortSpec, Unset
 
@@ -93,16 +95,17 @@ PORT = Resource("port", "ports", (
 
 def view(p: Port, subnet: Subnet | None, admin: bool, svc: NetworkService) -> dict[str, Any]:
     """The port as Neutron shows it; with `admin`, the attributes only administrators see too."""
+    router = p.device_owner == ROUTER_INTERFACE and p.vnic_id is None
     out = {
         **standard_view(p, p.tenant_id),
         "name": p.name,
         "network_id": p.network_id,
         "admin_state_up": p.admin_state_up,
-        "mac_address": p.mac_address,
+        "mac_address": ROUTER_MAC if router else p.mac_address,
         "fixed_ips": [{"subnet_id": subnet.id, "ip_address": p.ip_address}] if p.ip_address and subnet else [],
         "device_id": p.device_id,
         "device_owner": p.device_owner,
-        "status": svc.port_status(p),
+        "status": svc.router_port_status(p) if router else svc.port_status(p),
         "security_groups": list(svc.groups_of(p)),
         "port_security_enabled": p.port_security,
         "allowed_address_pairs": [{"ip_address": a.ip_address, "mac_address": a.mac_address}
@@ -202,6 +205,9 @@ def show_port(c: Call) -> Body:
 
 def create_ports(c: Call) -> Body:
     items, bulk = items_of(c.body, PORT)
+    if any(i["network_id"] == EXTERNAL_NETWORK_ID for i in items) and c.svc.external is not None:
+        raise errors.BadRequest("the external network takes no ports through the API: its addresses are routers' "
+                                "gateways and floating IPs")
     made = views(c, c.svc.create_ports(c.caller, [_spec(i) for i in items]))
     return {"ports": made} if bulk else {"port": made[0]}
 
@@ -251,7 +257,8 @@ ROUTES: tuple[Route, ...] = (
           Ok(200, "NeutronPortResponse", "The port"), (errors.PortNotFound,), raw_query=True),
     Route("PUT", P + "/{port_id}", update_port, "ports", "Update a port",
           Ok(200, "NeutronPortResponse", "The port"),
-          (errors.PortNotFound, errors.Conflict, errors.PortBound, *ADDRESS_ERRORS), UPDATE),
+          (errors.PortNotFound, errors.Conflict, errors.PortBound, errors.RouterPortInUse, *ADDRESS_ERRORS), UPDATE),
     Route("DELETE", P + "/{port_id}", delete_port, "ports", "Delete a port and its VNIC",
-          Ok(204, None, "Deleted"), (errors.PortNotFound,)),
+          Ok(204, None, "Deleted"), (errors.PortNotFound, errors.RouterPortInUse),
+          description="A router's interface is refused (ServicePortInUse): it goes with the router's interface."),
 )

@@ -10,7 +10,7 @@ from sdnapp.model import Subnet
 from sdnapp.specs import UNSET, SubnetChanges, SubnetSpec
 
 from ..routes import Body, Call, Ok, RequestBody, Route
-from . import query
+from . import external, query
 from .attrs import (
     BOOL,
     BULK_BYTES,
@@ -107,11 +107,15 @@ def _spec(item: dict[str, Any]) -> SubnetSpec:
 
 def list_subnets(c: Call) -> Body:
     q = query.parse(c.items, SUBNET)
-    page = query.select(c.req, [view(s) for s in c.svc.list_subnets(c.caller)], q, not_found=errors.SubnetNotFound)
+    outside = [] if c.svc.external is None else [external.subnet_view(c.svc.external)]
+    page = query.select(c.req, [view(s) for s in c.svc.list_subnets(c.caller)] + outside, q,
+                        not_found=errors.SubnetNotFound)
     return {"subnets": page.items, **({"subnets_links": page.links} if page.links else {})}
 
 
 def show_subnet(c: Call) -> Body:
+    if c.svc.external is not None and external.is_external(c.svc, c.path["subnet_id"]):
+        return {"subnet": query.only(external.subnet_view(c.svc.external), query.fields_of(c.items))}
     return {"subnet": query.only(view(c.svc.get_subnet(c.caller, c.path["subnet_id"])), query.fields_of(c.items))}
 
 
@@ -122,6 +126,8 @@ def create_subnets(c: Call) -> Body:
 
 
 def update_subnet(c: Call) -> Body:
+    if external.is_external(c.svc, c.path["subnet_id"]):
+        external.refuse_change(c.caller, False, errors.SubnetInUse)
     item = c.body["subnet"]
     ch = SubnetChanges(
         name=pick(item, "name"),
@@ -136,6 +142,8 @@ def update_subnet(c: Call) -> Body:
 
 
 def delete_subnet(c: Call) -> Body:
+    if external.is_external(c.svc, c.path["subnet_id"]):
+        external.refuse_change(c.caller, True, errors.SubnetInUse)
     c.svc.delete_subnet(c.caller, c.path["subnet_id"])
     return None
 
@@ -156,7 +164,8 @@ ROUTES: tuple[Route, ...] = (
           Ok(200, "NeutronSubnetResponse", "The subnet"), (errors.SubnetNotFound,), raw_query=True),
     Route("PUT", P + "/{subnet_id}", update_subnet, "subnets", "Update a subnet",
           Ok(200, "NeutronSubnetResponse", "The subnet"),
-          (errors.SubnetNotFound, errors.Conflict, errors.IpAddressInUse), UPDATE),
+          (errors.SubnetNotFound, errors.Conflict, errors.IpAddressInUse, errors.SubnetInUse, errors.Forbidden,
+           errors.BadRequest), UPDATE),
     Route("DELETE", P + "/{subnet_id}", delete_subnet, "subnets", "Delete a subnet",
-          Ok(204, None, "Deleted"), (errors.SubnetNotFound, errors.SubnetInUse)),
+          Ok(204, None, "Deleted"), (errors.SubnetNotFound, errors.SubnetInUse, errors.Forbidden)),
 )

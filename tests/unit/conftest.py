@@ -271,6 +271,10 @@ HOSTS = {"compute1": HostInfo("compute1", 0xA01, "br-int", "netdev"),
          "starting": HostInfo("starting", 0xA03, "br-int", None)}  # its bridge not read over OVSDB yet
 
 
+# An outside network of the `nat` extension: a pool of eight addresses.
+EXTERNAL = ExternalConfig(0xE1, "uplink", "203.0.113.0/24", "203.0.113.1", ("203.0.113.10", "203.0.113.17"))
+
+
 def make_neutron_world(make_world: WorldFactory, **kw: Any) -> World:
     """Both faces, with noauth as the server sets it up (Neutron's face: no project, an admin of `admin`)."""
     kw.setdefault("face_auth", {neutron.PREFIX: NeutronNoAuth(NEUTRON_DEFAULT_PROJECT)})
@@ -283,8 +287,10 @@ def nworld(make_world: WorldFactory) -> World:
     return make_neutron_world(make_world)
 
 
-# An outside network of the `nat` extension: a pool of eight addresses.
-EXTERNAL = ExternalConfig(0xE1, "uplink", "203.0.113.0/24", "203.0.113.1", ("203.0.113.10", "203.0.113.17"))
+@pytest.fixture
+def l3world(make_world: WorldFactory) -> World:
+    """The Neutron face with an external network: routers and floating IPs offered."""
+    return make_neutron_world(make_world, external=EXTERNAL)
 
 
 @pytest.fixture

@@ -29,9 +29,20 @@ import pytest
 from rest import neutron
 from rest.auth import NeutronNoAuth
 from rest.routes import Route
+from sdnapp.routerops import EXTERNAL_NETWORK_ID, EXTERNAL_SUBNET_ID
 from sdnapp.secgroups import SecurityGroup, group_id
 
-from .conftest import ADMIN_PROJECT, NEUTRON_DEFAULT_PROJECT, OTHER, TENANT, Client, Reply, World, WorldFactory
+from .conftest import (
+    ADMIN_PROJECT,
+    EXTERNAL,
+    NEUTRON_DEFAULT_PROJECT,
+    OTHER,
+    TENANT,
+    Client,
+    Reply,
+    World,
+    WorldFactory,
+)
 from .conftest import make_neutron_world as _make
 from .test_auth_matrix import STRATEGIES, Strategy
 
@@ -42,7 +53,9 @@ ADMIN_ONLY = {("GET", "/v2.0/quotas"), ("PUT", "/v2.0/quotas/{project_id}"), ("D
 NON_PUBLIC = [r for r in ROUTES if not r.public]
 ADMIN_ROUTES = [r for r in ROUTES if (r.method, r.path) in ADMIN_ONLY]
 ID_PARAMS = {"network_id": "NetworkNotFound", "subnet_id": "SubnetNotFound", "port_id": "PortNotFound",
-             "security_group_id": "SecurityGroupNotFound", "rule_id": "SecurityGroupRuleNotFound"}
+             "security_group_id": "SecurityGroupNotFound", "rule_id": "SecurityGroupRuleNotFound",
+             "router_id": "RouterNotFound", "floatingip_id": "FloatingIPNotFound"}
+EXTERNAL_IDS = {EXTERNAL_NETWORK_ID, EXTERNAL_SUBNET_ID}  # the external network: every project sees it
 OTHER_PARAMS = {"alias", "project_id"}
 # noauth on this face: only a malformed project is refused; a missing or empty one is the default admin.
 NOAUTH_WRONG = (("a project that is not a project id", {"X-Project-Id": "a/b", "X-Roles": "admin"}),
@@ -76,7 +89,7 @@ class Seeded:
 
     def snapshot(self) -> dict[str, Any]:
         out = {}
-        for what in ("networks", "subnets", "ports", "quotas"):
+        for what in ("networks", "subnets", "ports", "quotas", "routers", "floatingips"):
             r = self.admin.get(f"{V2}/{what}")
             assert r.status == 200, r.body
             out[what] = r.json[what]
@@ -84,7 +97,8 @@ class Seeded:
 
 
 def _resources(c: Client, prefix: str, project: str) -> dict[str, str]:
-    """A network with a subnet, a port with a device and a free one; an empty network; a spare subnet."""
+    """A network with a subnet, a port with a device and a free one; an empty network; a spare subnet; a
+    network NATed by a router (with a port), a router with only a gateway, a floating IP of none."""
     def ok(method: str, path: str, body: Any = None) -> Any:
         return c.ok(method, f"{V2}/{path}", body) if body is not None else c.ok(method, f"{V2}/{path}")
 
@@ -98,7 +112,18 @@ def _resources(c: Client, prefix: str, project: str) -> dict[str, str]:
     spare_sub = ok("POST", "subnets", {"subnet": {"network_id": spare["id"], "cidr": f"{prefix}.1.0/24",
                                                   "ip_version": 4}})
     groups = ok("GET", "security-groups")["security_groups"]
+    routed = ok("POST", "networks", {"network": {"name": "routed"}})["network"]
+    routed_sub = ok("POST", "subnets", {"subnet": {"network_id": routed["id"], "cidr": f"{prefix}.2.0/24",
+                                                   "ip_version": 4}})["subnet"]
+    routed_port = ok("POST", "ports", {"port": {"network_id": routed["id"]}})["port"]
+    gateway = {"network_id": EXTERNAL_NETWORK_ID}
+    router = ok("POST", "routers", {"router": {"name": "r", "external_gateway_info": gateway}})["router"]
+    ok("PUT", f"routers/{router['id']}/add_router_interface", {"subnet_id": routed_sub["id"]})
+    spare_router = ok("POST", "routers", {"router": {"name": "s", "external_gateway_info": gateway}})["router"]
+    fip = ok("POST", "floatingips", {"floatingip": {"floating_network_id": EXTERNAL_NETWORK_ID}})["floatingip"]
     return {
+        "routed_subnet": routed_sub["id"], "routed_port": routed_port["id"], "router": router["id"],
+        "spare_router": spare_router["id"], "floatingip": fip["id"],
         "network": net["id"], "subnet": sub["subnet"]["id"], "used_port": used["id"], "free_port": free["id"],
         "empty_network": empty["id"], "spare_subnet": spare_sub["subnet"]["id"], "project": project,
         "security_group": groups[0]["id"], "rule": groups[0]["security_group_rules"][0]["id"],
@@ -108,7 +133,7 @@ def _resources(c: Client, prefix: str, project: str) -> dict[str, str]:
 def _seed(make_world: WorldFactory, tmp_path: Path, strategy: Strategy) -> Seeded:
     auth = strategy.make_auth(tmp_path)
     face_auth = {neutron.PREFIX: NeutronNoAuth(NEUTRON_DEFAULT_PROJECT) if strategy.name == "noauth" else auth}
-    w = _make(make_world, auth=auth, face_auth=face_auth)
+    w = _make(make_world, auth=auth, face_auth=face_auth, external=EXTERNAL)
     s = Seeded(w, strategy, {}, {})
     s.a = _resources(s.as_(TENANT), "10.1", TENANT)
     s.b = _resources(s.as_(OTHER), "10.2", OTHER)
@@ -119,7 +144,8 @@ def _seed(make_world: WorldFactory, tmp_path: Path, strategy: Strategy) -> Seede
 
 # --- one effective request per route --------------------------------------------------------------
 
-_FOR = {"delete_network": "empty_network", "delete_subnet": "spare_subnet", "delete_port": "free_port"}
+_FOR = {"delete_network": "empty_network", "delete_subnet": "spare_subnet", "delete_port": "free_port",
+        "delete_router": "spare_router", "add_interface": "spare_router"}
 BODIES: dict[str, Callable[[dict[str, str]], Any]] = {
     "create_networks": lambda ids: {"network": {"name": "new"}},
     "update_network": lambda ids: {"network": {"name": "renamed"}},
@@ -129,8 +155,15 @@ BODIES: dict[str, Callable[[dict[str, str]], Any]] = {
     "create_ports": lambda ids: {"port": {"network_id": ids["network"]}},
     "update_port": lambda ids: {"port": {"name": "renamed"}},
     "update_quota": lambda ids: {"quota": {"port": 10}},
+    "create_router": lambda ids: {"router": {"name": "new"}},
+    "update_router": lambda ids: {"router": {"name": "renamed"}},
+    "add_interface": lambda ids: {"subnet_id": ids["spare_subnet"]},
+    "remove_interface": lambda ids: {"subnet_id": ids["routed_subnet"]},
+    "create_floatingip": lambda ids: {"floatingip": {"floating_network_id": EXTERNAL_NETWORK_ID}},
+    "update_floatingip": lambda ids: {"floatingip": {"port_id": ids["routed_port"]}},
 }
-BODY_NAMES_IDS = {"create_subnets": "NetworkNotFound", "create_ports": "NetworkNotFound"}
+BODY_NAMES_IDS = {"create_subnets": "NetworkNotFound", "create_ports": "NetworkNotFound",
+                  "add_interface": "SubnetNotFound", "update_floatingip": "PortNotFound"}
 
 
 def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
@@ -141,6 +174,8 @@ def path_ids(route: Route, ids: Mapping[str, str]) -> dict[str, str]:
         "port_id": ids[_FOR.get(h, "used_port")],
         "security_group_id": ids["security_group"],
         "rule_id": ids["rule"],
+        "router_id": ids[_FOR.get(h, "router")],
+        "floatingip_id": ids["floatingip"],
         "project_id": ids["project"],
         "alias": "binding",
     }
@@ -209,7 +244,7 @@ def test_under_noauth_no_project_is_an_admin_of_the_default_project(make_world: 
     s = _seed(make_world, tmp_path, STRATEGIES[0])
     for headers in ({}, {"X-Auth-Token": "notused"}, {"X-Project-Id": "", "X-Roles": "member"}):
         anon = s.client(headers)
-        nets = anon.get(f"{V2}/networks").json["networks"]
+        nets = [n for n in anon.get(f"{V2}/networks").json["networks"] if n["id"] not in EXTERNAL_IDS]
         assert {n["tenant_id"] for n in nets} == {TENANT, OTHER}  # an admin sees all
         made = anon.ok("POST", f"{V2}/networks", {"network": {"name": "mine"}})["network"]
         assert made["tenant_id"] == NEUTRON_DEFAULT_PROJECT
@@ -258,8 +293,21 @@ def test_admin_only_attributes_are_forbidden_to_others_and_change_nothing(
             r = a.put(f"{V2}/{what}/{target}", {key: attrs})
         assert (r.status, r.error_type) == (403, "PolicyNotAuthorized"), (method, what, attrs, r.body)
         assert s.snapshot() == before
+    # an outside address of one's choice (Neutron's policy: administrators only)
+    for what, body in (
+        ("floatingips", {"floatingip": {"floating_network_id": EXTERNAL_NETWORK_ID,
+                                        "floating_ip_address": "203.0.113.16"}}),
+        ("routers", {"router": {"external_gateway_info": {
+            "network_id": EXTERNAL_NETWORK_ID, "external_fixed_ips": [{"ip_address": "203.0.113.16"}]}}}),
+    ):
+        r = a.post(f"{V2}/{what}", body)
+        assert (r.status, r.error_type) == (403, "PolicyNotAuthorized"), (what, r.body)
+        assert s.snapshot() == before
     # the same, as an admin, goes through
     assert s.admin.put(f"{V2}/ports/{s.a['free_port']}", {"port": {"binding:host_id": "compute1"}}).status == 200
+    made = s.admin.post(f"{V2}/floatingips", {"floatingip": {"floating_network_id": EXTERNAL_NETWORK_ID,
+                                                               "floating_ip_address": "203.0.113.16"}})
+    assert made.status == 201 and made.json["floatingip"]["floating_ip_address"] == "203.0.113.16"
 
 
 ID_ROUTES = [r for r in NON_PUBLIC if set(r.regex.groupindex) & set(ID_PARAMS) or r.name in BODY_NAMES_IDS]
@@ -310,9 +358,9 @@ def test_lists_show_no_other_tenants_resources_and_quotas_are_ones_own(
 ) -> None:
     s = _seed(make_world, tmp_path, strategy)
     b = s.as_(OTHER)
-    for what in ("networks", "subnets", "ports", "security-groups"):
+    for what in ("networks", "subnets", "ports", "security-groups", "routers", "floatingips"):
         key = what.replace("-", "_")
-        own = b.get(f"{V2}/{what}").json[key]
+        own = [x for x in b.get(f"{V2}/{what}").json[key] if x["id"] not in EXTERNAL_IDS]
         assert own and {x["tenant_id"] for x in own} == {OTHER}, what
         assert b.get(f"{V2}/{what}?tenant_id={TENANT}").json[key] == [], what  # a filter, within one's own
     assert b.get(f"{V2}/ports?network_id={s.a['network']}").json == {"ports": []}

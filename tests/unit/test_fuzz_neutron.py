@@ -8,6 +8,7 @@ kept in stock between cases, so the fuzzer gets past the lookups. The cases run 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,20 +25,23 @@ from rest.app import Api
 from rest.auth import NeutronNoAuth, NoAuth
 from rest.neutron.openapi import document
 from rest.openapi import document as v1_document
+from sdnapp import errors
 from sdnapp.model import Caller
+from sdnapp.routerops import EXTERNAL_NETWORK_ID
 from sdnapp.service import NetworkService, SegmentPool
-from sdnapp.specs import PortSpec, SubnetSpec
+from sdnapp.specs import FloatingSpec, PortSpec, RouterSpec, SubnetSpec
 from sdnapp.status import StatusBook
 from sdnapp.store import Store
 from topology.switches import Topology
 
-from .conftest import HOSTS, MAX_BODY, TENANT
+from .conftest import EXTERNAL, HOSTS, MAX_BODY, TENANT
 from .test_fuzz_schemathesis import MAX_EXAMPLES, ROLES, SEED, SETTINGS, _config, _is_uuid
 
 BASE = "http://localhost"
 RUN: Counter[tuple[str, str]] = Counter()
 STATUSES: Counter[int] = Counter()
-PARAMS = ("network_id", "subnet_id", "port_id", "security_group_id", "rule_id")
+PARAMS = ("network_id", "subnet_id", "port_id", "security_group_id", "rule_id", "router_id", "floatingip_id")
+BODY_IDS = ("network_id", "subnet_id", "port_id")
 
 
 @dataclass
@@ -63,6 +67,11 @@ class FuzzWorld:
         while with_subnet and len(svc.list_ports(me)) < 3:
             svc.create_ports(me, [PortSpec(with_subnet[0].id, fixed_ips=())])
         svc.list_security_groups(me)
+        if not svc.list_routers(me):
+            svc.create_router(me, RouterSpec(name="fuzz"))
+        if not svc.list_floating_addresses(me):
+            with contextlib.suppress(errors.ExternalPoolExhausted):  # the fuzzer may have taken the pool
+                svc.create_floating_ip(me, FloatingSpec())
 
     def real_id(self, kind: str, generated: str) -> str | None:
         me = self.owner
@@ -73,6 +82,8 @@ class FuzzWorld:
             "port_id": [p.id for p in self.service.list_ports(me)],
             "security_group_id": [g.id for g in groups],
             "rule_id": [r.id for g in groups for r in g.rules],
+            "router_id": [r.id for r in self.service.list_routers(me)],
+            "floatingip_id": [f.id for f in self.service.list_floating_addresses(me)],
         }[kind]
         return ids[int(generated.replace("-", "")[:8], 16) % len(ids)] if ids else None
 
@@ -92,7 +103,8 @@ APP = _App()
 def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzWorld]:
     path: Path = tmp_path_factory.mktemp("nfuzz") / "fuzz.db"
     store = Store(str(path))
-    service = NetworkService(store, SegmentPool("vlan", 100, 3999), Topology(), StatusBook(), hosts=HOSTS.get)
+    service = NetworkService(store, SegmentPool("vlan", 100, 3999), Topology(), StatusBook(), hosts=HOSTS.get,
+                             external=EXTERNAL)
     api = Api(service, NoAuth(), MAX_BODY, lambda: True, v1_document, faces=(v1.FACE, neutron.FACE),
               face_auth={neutron.PREFIX: NeutronNoAuth("admin")})
     APP.api = api
@@ -133,12 +145,22 @@ def _use_real_ids(case: Case, world: FuzzWorld) -> None:
         params["project_id"] = TENANT
     body = case.body
     if isinstance(body, dict):
-        items = [x for k, x in body.items() if isinstance(x, dict)]
+        items = [body, *(x for k, x in body.items() if isinstance(x, dict))]
         items += [i for x in body.values() if isinstance(x, list) for i in x if isinstance(i, dict)]
         for item in items:
-            v = item.get("network_id")
-            if isinstance(v, str) and _is_uuid(v) and v[0] in "01234567":
-                item["network_id"] = world.real_id("network_id", v) or v
+            for name in BODY_IDS:
+                v = item.get(name)
+                if isinstance(v, str) and _is_uuid(v) and v[0] in "01234567":
+                    item[name] = world.real_id(name, v) or v
+            # most of the external network ids generated become the real one
+            gateway = item.get("external_gateway_info")
+            for holder in (item, gateway if isinstance(gateway, dict) else {}):
+                for name in ("floating_network_id", "network_id"):
+                    v = holder.get(name)
+                    if holder is item and name == "network_id":
+                        continue
+                    if isinstance(v, str) and _is_uuid(v) and v[0] in "0123456789ab":
+                        holder[name] = EXTERNAL_NETWORK_ID
 
 
 def _fuzz(case: Case, world: FuzzWorld, role: str) -> None:

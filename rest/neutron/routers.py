@@ -39,7 +39,7 @@ GATEWAY_IN: Schema = {"type": ["object", "null"], "properties": {
     "network_id": ID_IN, "enable_snat": BOOL,
     "external_fixed_ips": {"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
         "subnet_id": ID_IN, "ip_address": _IP}, "additionalProperties": False}}},
-    "required": ["network_id"], "additionalProperties": False}
+    "additionalProperties": False}
 
 ROUTER = Resource("router", "routers", (
     *standard(),
@@ -65,8 +65,12 @@ def view(r: Router) -> dict[str, Any]:
 
 
 def _gateway(v: dict[str, Any] | None) -> GatewaySpec | None:
-    if v is None:
+    """The gateway asked for; none for null or `{}` (how `openstack router unset --external-gateway` says it)."""
+    if not v:
         return None
+    if "network_id" not in v:
+        raise errors.BadL3Request("Bad router request: external_gateway_info needs the external network's "
+                                  "network_id")
     fixed: tuple[FixedIp, ...] | Unset = UNSET
     if "external_fixed_ips" in v:
         fixed = tuple(FixedIp(f.get("subnet_id"), f.get("ip_address")) for f in v["external_fixed_ips"])

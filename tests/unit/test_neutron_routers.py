@@ -123,8 +123,10 @@ def test_a_router_with_a_gateway_and_an_interface_nats_its_subnet_and_only_then(
     c.ok("PUT", f"{V2}/routers/{r['id']}", {"router": {"admin_state_up": True}})
     assert _nat(l3world, n["id"]) == (True, fixed["ip_address"])
 
-    # the gateway away: the network is no longer NATed, and its address is back in the pool
-    r = c.ok("PUT", f"{V2}/routers/{r['id']}", {"router": {"external_gateway_info": None}})["router"]
+    # the gateway away (`{}` is how the CLI says it): the network is no longer NATed, its address back in the pool
+    assert _err(c.put(f"{V2}/routers/{r['id']}", {"router": {"external_gateway_info": {"enable_snat": True}}})) == (
+        400, "BadRequest")
+    r = c.ok("PUT", f"{V2}/routers/{r['id']}", {"router": {"external_gateway_info": {}}})["router"]
     assert r["external_gateway_info"] is None and _nat(l3world, n["id"]) == (False, None)
     again = _router(c)
     assert again["external_gateway_info"]["external_fixed_ips"][0]["ip_address"] == fixed["ip_address"]

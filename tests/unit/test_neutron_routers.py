@@ -343,7 +343,19 @@ def test_a_v1_nated_network_takes_no_router(l3world: World) -> None:
 
 
 def test_nova_asks_for_floating_ips_and_gets_a_list(l3world: World) -> None:
-    """nova/network/neutron.py _safe_get_floating_ips: `GET /floatingips?fixed_ip_address=&port_id=`."""
+    """nova/network/neutron.py _safe_get_floating_ips (from _build_network_info_model): `GET
+    /floatingips?fixed_ip_address=&port_id=`, the floating_ip_address of each answer put in the VIF's
+    network info. Where L3 is offered, a list (where it is not, the 404 test_nova_calls replays)."""
     c = l3world.client.as_(TENANT)
     got = c.get(f"{V2}/floatingips?fixed_ip_address=10.0.0.5&port_id=0c1b7c44-1d54-4c9a-9b2e-0e2f6a3c1f00")
     assert got.status == 200 and got.json == {"floatingips": []}
+    n, s = _net(c, "web", "10.0.0.0/24")
+    p = c.ok("POST", f"{V2}/ports", {"port": {"network_id": n["id"], "device_id": "server-1",
+                                              "device_owner": "compute:nova"}})["port"]
+    r = _router(c)
+    c.ok("PUT", f"{V2}/routers/{r['id']}/add_router_interface", {"subnet_id": s["id"]})
+    f = c.ok("POST", f"{V2}/floatingips", {"floatingip": {"floating_network_id": EXTERNAL_NETWORK_ID,
+                                                           "port_id": p["id"]}})["floatingip"]
+    ip = p["fixed_ips"][0]["ip_address"]
+    (found,) = c.ok("GET", f"{V2}/floatingips?fixed_ip_address={ip}&port_id={p['id']}")["floatingips"]
+    assert found["floating_ip_address"] == f["floating_ip_address"]

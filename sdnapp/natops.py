@@ -113,8 +113,13 @@ class NatOps(ServiceCore):
         return made
 
     def floating_status(self, f: FloatingAddress) -> str:
-        """ACTIVE once its port is: the port's network's flows, the gateway's included, are confirmed."""
-        return ACTIVE if f.port_id is not None and self.status.status(f.port_id) == ACTIVE else DOWN
+        """ACTIVE once its port is (the port's network's flows, the gateway's included, are confirmed) while
+        that network is NATed (a Neutron router taken down stops carrying it)."""
+        if f.port_id is None or f.network_id is None or self.status.status(f.port_id) != ACTIVE:
+            return DOWN
+        with self.store.read() as tx:
+            n = tx.network(f.network_id)
+        return ACTIVE if n is not None and n.nat and n.admin_state_up else DOWN
 
     @retried
     def release_floating_address(self, caller: Caller, floating_id: str) -> None:

@@ -141,8 +141,10 @@ class RouterOps(NatOps):
                 address = None if ch.gateway is None else self._gateway_address(tx, caller, r, ch.gateway)
             if new == r and address == r.gateway_address:
                 return r
-            if r.network_id is not None and tx.floatings_behind(r.network_id) and r.nats and (
-                    address is None or not new.admin_state_up):
+            # Taken down, the router stops carrying its floating IPs too (as Neutron's); taking its
+            # gateway away would leave them associated with nothing, which Neutron refuses.
+            if address is None and r.gateway_address is not None and r.network_id is not None \
+                    and tx.floatings_behind(r.network_id):
                 raise errors.GatewayInUseByFloating(
                     f"Gateway cannot be updated for router {r.id}, since a gateway to external network "
                     f"{EXTERNAL_NETWORK_ID} is required by one or more floating IPs.")

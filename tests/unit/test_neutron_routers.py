@@ -253,6 +253,12 @@ def test_a_floating_ip_needs_a_router_behind_its_port(l3world: World) -> None:
     assert _err(c.put(f"{V2}/routers/{router['id']}", {"router": {"external_gateway_info": None}})) == (
         409, "RouterExternalGatewayInUseByFloatingIp")
     assert _nat(l3world, n["id"])[0]
+    # down, the router carries nothing, its floating IPs included; up again, all is back
+    c.ok("PUT", f"{V2}/routers/{router['id']}", {"router": {"admin_state_up": False}})
+    assert _nat_segments(l3world) == {}
+    assert c.ok("GET", f"{V2}/floatingips/{f['id']}")["floatingip"]["router_id"] is None
+    c.ok("PUT", f"{V2}/routers/{router['id']}", {"router": {"admin_state_up": True}})
+    assert _nat_segments(l3world)[next(iter(_nat_segments(l3world)))][2] == [(ip, f["floating_ip_address"])]
 
     off = c.ok("PUT", f"{V2}/floatingips/{f['id']}", {"floatingip": {"port_id": None}})["floatingip"]
     assert (off["port_id"], off["fixed_ip_address"], off["router_id"], off["status"], off["revision_number"]) == (

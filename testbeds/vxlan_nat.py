@@ -47,7 +47,8 @@ class VxlanNat:
                                 url).strip()
 
 
-def _outside_host(bed: HypervisorBed) -> None:
+def outside_host(bed: HypervisorBed) -> None:
+    """The outside host (OUTSIDE_NS, OUTSIDE_IP) on the last hypervisor's br-int port UPLINK."""
     gw = bed.hvs[-1]
     sh("ip", "netns", "del", OUTSIDE_NS, check=False)
     sh("ip", "netns", "add", OUTSIDE_NS)
@@ -67,7 +68,7 @@ def start(base: Path, api_port: int, of_port: int) -> VxlanNat:
     bed = HypervisorBed(base / "hv", of_port, count=4)
     bed.start()
     try:
-        _outside_host(bed)
+        outside_host(bed)
         gw = bed.hvs[-1]
         config = {**sdnapp_config(bed), "external": {
             "datapath_id": gw.dpid, "uplink_port": UPLINK, "prefix": "203.0.113.0/24", "next_hop": OUTSIDE_IP,

@@ -95,7 +95,7 @@ class RouterOps(NatOps):
         tx.set_router_nat(r.id, r.network_id if r.nats else None)
         if n.nat != r.nats:
             tx.set_network_nat(n.id, r.nats)
-        return {n.segment_id}, {p.id for p in tx.ports(network_id=n.id)}
+        return {n.segment_id}, {p.id for p in tx.ports(network_id=n.id) if p.vnic_id is not None}
 
     # routers -----------------------------------------------------------------------------
     @retried
@@ -247,10 +247,11 @@ class RouterOps(NatOps):
             tx.delete_port(p.id)
             n = tx.network(p.network_id)
             assert n is not None
-            ports = {q.id for q in tx.ports(network_id=n.id)}
+            ports = {q.id for q in tx.ports(network_id=n.id) if q.vnic_id is not None}
             made = tx.router(r.id)
         assert made is not None
         LOG.info("router %s leaves subnet %s (network %s)", r.id, s.id, n.id)
+        self._deleted([p])
         self._changed({n.segment_id}, set(ports))
         return made, p, s.id
 

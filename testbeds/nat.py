@@ -174,6 +174,30 @@ c.close()
 '''
 
 
+# A UDP datagram to a closed port, argv[1]:argv[2], from argv[3]:argv[4] (a bound address, not the wildcard),
+# on a connected socket: the ICMP port unreachable that answers is reported as ConnectionRefusedError only if
+# the kernel finds this socket by the error's embedded header, i.e. that header names exactly this address and
+# port as its source. Prints "refused" or "no error".
+UDP_PROBE = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[3], int(sys.argv[4])))
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.settimeout(1)
+for _ in range(3):
+    try:
+        s.send(b"probe")
+        s.recv(100)
+    except ConnectionRefusedError:
+        print("refused")
+        break
+    except TimeoutError:
+        continue
+else:
+    print("no error")
+'''
+
+
 def wait_http(host: Any, url: str, timeout: float = 20.0) -> None:
     """Wait until an HTTP server answers `url` from `host`."""
     deadline = time.monotonic() + timeout

@@ -135,3 +135,81 @@ def test_the_vms_took_their_leases_by_dhcp(bed: NatBed) -> None:
 def test_the_gateway_is_reported(bed: NatBed) -> None:
     report = bed.gateway_report()
     assert report["ok"] and report["uplink_port"] == nat.UPLINK and report["next_hop_mac"] == nat.OUTSIDE_MAC, report
+
+
+# ICMP errors: conntrack's "related" traffic, carried back through the translation. Port 33434 is closed on
+# every host (nothing listens on it), so each host's kernel answers it with an ICMP port unreachable.
+CLOSED = 33434
+
+
+def udp_probe(bed: NatBed, host: str, src: str, sport: int, dst: str) -> str:
+    """nat.UDP_PROBE from `host`: "refused" once an ICMP port unreachable for its datagram reached its socket."""
+    p = bed.host(host).popen([sys.executable, "-c", nat.UDP_PROBE, dst, str(CLOSED), src, str(sport)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = p.communicate(timeout=10)
+    return out.strip()
+
+
+def test_an_icmp_error_from_outside_reaches_the_vm_translated_back(bed: NatBed) -> None:
+    """vm1's UDP to a closed port of the outside host leaves as red's external address; the outside host's port
+    unreachable to that address is translated back (outer destination and embedded source) to vm1 alone, not to
+    vm3 of blue with the same private address."""
+    red = bed.networks["red"]["external_address"]
+    vm1 = bed.vms["vm1"]
+    cap = Capture([bed.host(v) for v in ("out", "vm1", "vm3")], f"icmp or udp port {CLOSED}")
+    assert udp_probe(bed, "vm1", vm1.ip, 40001, nat.OUTSIDE_IP) == "refused"
+    seen = cap.stop()
+    assert any(f"{red}.40001 > {nat.OUTSIDE_IP}.{CLOSED}: UDP" in line for line in seen["out"]), seen["out"]
+    assert any(f"{nat.OUTSIDE_IP} > {red}: ICMP {nat.OUTSIDE_IP} udp port {CLOSED} unreachable" in line
+               for line in seen["out"]), seen["out"]
+    assert any(f"{nat.OUTSIDE_IP} > {vm1.ip}: ICMP {nat.OUTSIDE_IP} udp port {CLOSED} unreachable" in line
+               for line in seen["vm1"]), seen["vm1"]
+    assert seen["vm3"] == [], seen["vm3"]
+
+
+def test_a_vms_icmp_error_leaves_from_its_floating_address(bed: NatBed) -> None:
+    """The outside host's UDP to vm2's floating address on a closed port: vm2's port unreachable leaves the
+    gateway from the floating address, naming it in the embedded header, and reaches the sending socket; and
+    so for a VM of another network, by the hairpin."""
+    vm2 = bed.vms["vm2"]
+    red = bed.client("red")
+    fa = red.ok("POST", "/v1/floating-addresses", {"floating_address": {"port_id": vm2.port_id}})["floating_address"]
+    try:
+        deadline = time.monotonic() + 20
+        while red.get(f"/v1/floating-addresses/{fa['id']}")["floating_address"]["status"] != "ACTIVE":
+            assert time.monotonic() < deadline, "the floating address never went ACTIVE"
+            time.sleep(0.1)
+        cap = Capture([bed.host(v) for v in ("out", "vm2")], f"icmp or udp port {CLOSED}")
+        assert udp_probe(bed, "out", nat.OUTSIDE_IP, 40002, fa["address"]) == "refused"
+        seen = cap.stop()
+        assert any(f"{nat.OUTSIDE_IP}.40002 > {vm2.ip}.{CLOSED}: UDP" in line for line in seen["vm2"]), seen["vm2"]
+        assert any(f"{fa['address']} > {nat.OUTSIDE_IP}: ICMP {fa['address']} udp port {CLOSED} unreachable" in line
+                   for line in seen["out"]), seen["out"]
+        # Through the hairpin too: blue's vm3 gets it back through both translations (red's, then blue's).
+        assert udp_probe(bed, "vm3", bed.vms["vm3"].ip, 40004, fa["address"]) == "refused"
+    finally:
+        red.delete(f"/v1/floating-addresses/{fa['id']}")
+
+
+# A forged port unreachable from the outside host to argv[1], for a UDP flow argv[1]:argv[2] -> the outside host
+# that never existed.
+FORGED_ICMP = r'''
+import sys
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.sendrecv import send
+inner = IP(src=sys.argv[1], dst=sys.argv[3]) / UDP(sport=int(sys.argv[2]), dport=33434)
+send(IP(dst=sys.argv[1]) / ICMP(type=3, code=3) / inner, count=3, inter=0.1, verbose=False)
+'''
+
+
+def test_an_icmp_error_for_no_connection_reaches_no_vm(bed: NatBed) -> None:
+    """A port unreachable to red's external address naming a flow conntrack never saw is dropped (invalid)."""
+    red = bed.networks["red"]["external_address"]
+    cap = Capture([bed.host(v) for v in ("out", "vm1", "vm2", "vm3")], "icmp")
+    forged = bed.host("out").popen([sys.executable, "-c", FORGED_ICMP, red, "40003", nat.OUTSIDE_IP],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = forged.communicate(timeout=20)
+    assert forged.returncode == 0, out
+    seen = cap.stop()
+    assert len([line for line in seen.pop("out") if f"> {red}: ICMP" in line]) == 3  # sent
+    assert all(lines == [] for lines in seen.values()), seen

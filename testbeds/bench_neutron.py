@@ -4,10 +4,15 @@
   plugged the way os-vif plugs them (interfaces with iface-id, made in large OVSDB transactions):
   seconds to all created, to all ACTIVE, and to every network-vif-plugged received;
 - plug: one port at a time, the interface added (`ovs-vsctl add-port` with iface-id and friends) ->
-  network-vif-plugged received by the fake Nova (run first, on a bridge with few interfaces).
+  network-vif-plugged received by the fake Nova (run first, on a bridge with few interfaces);
+- routers (on a second bed where compute1 is also the NAT gateway, with an outside host): a VM with
+  its DHCP lease; `add_router_interface` answered -> the VM's first fetch from the outside host
+  answered (seen as the router's address); a floating IP's `PUT` answered -> the outside host's
+  first fetch from the VM by the floating IP answered. Fetches are curl runs one after the other
+  (about 10 ms each when nothing answers at once), so the figures are upper bounds by that much.
 
 Run as root after scripts/setup.sh, under the machine's OVS lock:
-`python -m testbeds.bench_neutron --ports 1000 --plugs 50`. Prints figures; asserts nothing.
+`python -m testbeds.bench_neutron --ports 1000 --plugs 50 --routers 20`. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -108,10 +113,68 @@ def plug_latency(nb: nt.NeutronBed, api: Api, n: int) -> None:
     print(f"plug: same, from when ovs-vsctl and ip link returned: {summary_ms(after_cmd)}")
 
 
+def _until(fetch: Any, want: str, timeout: float = 20.0) -> float:
+    """Seconds until `fetch()` (a whoami over curl) answers `want`."""
+    t0 = time.perf_counter()
+    while fetch() != want:
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"no answer {want!r} after {timeout} s")
+    return time.perf_counter() - t0
+
+
+def routers(base: Path, n: int) -> None:
+    from .dhcp_client import udhcpc_lease
+    from .nat import OUTSIDE_IP
+    from .vxlan_nat import OUTSIDE_NS
+
+    nb = nt.start(base / "routers", API_PORT, OF_PORT, NOVA_PORT, external=True)
+    server = None
+    try:
+        api = Api(nb.url)
+        public = api.call("GET", "/v2.0/networks?router:external=true")["networks"][0]["id"]
+        net = api.call("POST", "/v2.0/networks", {"network": {"name": "routed"}})["network"]
+        sub = api.call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.66.0.0/24",
+                                                             "ip_version": 4}})["subnet"]
+        (spec,) = _specs(net["id"], 1)
+        port = api.call("POST", "/v2.0/ports", {"port": spec})["port"]
+        vm = nb.bed.add_vm("bench-rt", nb.hv, port["mac_address"], port["fixed_ips"][0]["ip_address"], 24,
+                           port["id"], vm_uuid=port["device_id"])
+        _wait(lambda: api.call("GET", f"/v2.0/ports/{port['id']}")["port"]["status"] == "ACTIVE", 30, "port ACTIVE")
+        vm.cmd("ip", "addr", "flush", "dev", vm.nic, check=True)
+        if not udhcpc_lease(lambda c: vm.cmd("sh", "-c", c), vm.nic, base / "dhcp"):
+            raise RuntimeError("the VM took no DHCP lease")
+        server = nt.serve_whoami(vm.ns, "0.0.0.0", 8080)
+        router = api.call("POST", "/v2.0/routers", {"router": {"external_gateway_info": {"network_id": public}}})
+        rid = router["router"]["id"]
+        gw = router["router"]["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+        fip = api.call("POST", "/v2.0/floatingips", {"floatingip": {"floating_network_id": public}})["floatingip"]
+        outside = f"http://{OUTSIDE_IP}:{nt.WHOAMI_PORT}/"
+        inside = f"http://{fip['floating_ip_address']}:8080/"
+        joined, floated = [], []
+        for _ in range(n):
+            api.call("PUT", f"/v2.0/routers/{rid}/add_router_interface", {"subnet_id": sub["id"]})
+            joined.append(_until(lambda: nt.whoami(vm.ns, outside, timeout=0.3), gw))
+            api.call("PUT", f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": port["id"]}})
+            floated.append(_until(lambda: nt.whoami(OUTSIDE_NS, inside, timeout=0.3), OUTSIDE_IP))
+            api.call("PUT", f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
+            api.call("PUT", f"/v2.0/routers/{rid}/remove_router_interface", {"subnet_id": sub["id"]})
+            _until(lambda: nt.whoami(vm.ns, outside, timeout=0.3), "")
+        print(f"routers: add_router_interface answered -> the VM's first fetch from outside answered: "
+              f"{summary_ms(joined)}")
+        print(f"routers: floating IP associated -> the outside's first fetch from the VM by it answered: "
+              f"{summary_ms(floated)}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(5)
+        nt.stop(nb)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ports", type=int, default=1000, help="ports in the bulk create")
     ap.add_argument("--plugs", type=int, default=50, help="single plugs timed")
+    ap.add_argument("--routers", type=int, default=0, help="router interfaces and floating IPs timed")
     args = ap.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="bench-neutron-"))
     nb = nt.start(base, API_PORT, OF_PORT, NOVA_PORT, max_body_bytes=16 << 20)
@@ -125,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             bulk(nb, api, args.ports)
     finally:
         nt.stop(nb)
+    if args.routers:
+        routers(base, args.routers)
     return 0
 
 

@@ -10,6 +10,7 @@ from webob import Request
 
 from sdnapp import errors
 from sdnapp.service import BindingRequest, NetworkRequest, PluggedPortRequest
+from sdnapp.specs import FloatingChanges, FloatingSpec
 from sdnapp.trace import Frame
 
 from . import faults, schemas, static, views
@@ -227,7 +228,7 @@ def list_floating_addresses(c: Call) -> Body:
 
 
 def create_floating_address(c: Call) -> Body:
-    f = c.svc.create_floating_address(c.caller, c.body["floating_address"].get("port_id"))
+    f = c.svc.create_floating_address(c.caller, FloatingSpec(port_id=c.body["floating_address"].get("port_id")))
     return {"floating_address": views.floating_address(f, c.svc)}
 
 
@@ -237,7 +238,8 @@ def show_floating_address(c: Call) -> Body:
 
 
 def associate_floating_address(c: Call) -> Body:
-    f = c.svc.associate_floating_address(c.caller, c.path["floating_id"], c.body["floating_address"]["port_id"])
+    f = c.svc.update_floating_address(c.caller, c.path["floating_id"],
+                                      FloatingChanges(port_id=c.body["floating_address"]["port_id"]))
     return {"floating_address": views.floating_address(f, c.svc)}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from . import errors, ipam, validate
 from .core import HostInfo, new_id, now
 from .model import AddressPair, Caller, Network, Port, Subnet, Vnic
+from .natops import EXTERNAL_NETWORK_ID
 from .secgroups import SecurityGroupOps
 from .specs import FixedIp, PairSpec, PortChanges, PortSpec, Unset, given
 from .store import Txn, retried
@@ -135,6 +136,9 @@ class PortOps(SecurityGroupOps, SwitchBindingOps):
 
     # creates ---------------------------------------------------------------------
     def _new_port(self, tx: Txn, caller: Caller, spec: PortSpec, allocators: dict[str, ipam.Allocator]) -> Port:
+        if self.external is not None and spec.network_id == EXTERNAL_NETWORK_ID:
+            raise errors.BadRequest("the external network takes no ports through the API: its addresses are "
+                                    "routers' gateways and floating IPs")
         n = self._network(tx, caller, spec.network_id)
         project = self._owner(caller, None if isinstance(spec.project, Unset) else spec.project)
         host = self._host(caller, "" if isinstance(spec.host, Unset) else spec.host)

@@ -1,4 +1,4 @@
-"""Neutron's routers and floating IPs over the `nat` extension.
+"""Neutron's routers over the `nat` extension (floating addresses, for both faces, are in natops).
 
 The model stays v1's: a network is NATed or not, to one outside address. A router is what makes a
 Neutron network NATed: its external gateway holds an outside address of the pool, its one interface
@@ -14,26 +14,19 @@ The external network is the configured one (`external:`), shown by the Neutron f
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
-import uuid
 
 from flows.model import GATEWAY_MAC
 
 from . import errors, validate
 from .core import ROUTER_INTERFACE, new_id, now
-from .model import Caller, FloatingAddress, Network, Port, Router
-from .natops import NatOps
-from .specs import FloatingChanges, FloatingSpec, GatewaySpec, RouterChanges, RouterSpec, Unset, given
+from .model import Caller, Port, Router
+from .natops import EXTERNAL_NETWORK_ID, EXTERNAL_SUBNET_ID, NatOps
+from .specs import GatewaySpec, RouterChanges, RouterSpec, Unset, given
 from .store import Txn, retried
 
 LOG = logging.getLogger(__name__)
 
-# One external network per deployment, so its ids are constants: the same in every instance and
-# across restarts, whatever its configured name.
-_NS = uuid.UUID("6b1c0a52-0c43-4c43-9d0e-3f7a9e1b2d10")
-EXTERNAL_NETWORK_ID = str(uuid.uuid5(_NS, "external network"))
-EXTERNAL_SUBNET_ID = str(uuid.uuid5(_NS, "external subnet"))
 ROUTER_MAC = GATEWAY_MAC  # what a router's interface answers as, on every network it joins
 
 
@@ -41,23 +34,6 @@ class RouterOps(NatOps):
     # lookups ----------------------------------------------------------------------------
     def _router(self, tx: Txn, caller: Caller, router_id: str) -> Router:
         return self._visible(caller, "router", router_id, tx.router, errors.RouterNotFound)
-
-    def _outside_address(self, tx: Txn, caller: Caller, asked: str | None) -> str:
-        """An outside address for a new holder: the lowest free one, or (admins only) the one asked for."""
-        if asked is None:
-            return self._take_external(tx)
-        self._require_admin(caller, "choosing an outside address")
-        assert self.external is not None
-        try:
-            ip = str(ipaddress.IPv4Address(asked))
-        except ValueError:
-            raise errors.BadRequest(f"{asked[:64]!r} is not an IPv4 address") from None
-        if ip not in set(self.external.pool_addresses()):
-            first, last = self.external.pool
-            raise errors.InvalidIpForSubnet(f"IP address {ip} is not in the external pool {first}-{last}")
-        if ip in tx.external_taken():
-            raise errors.IpAddressInUse(f"IP address {ip} already allocated in subnet {EXTERNAL_SUBNET_ID}")
-        return ip
 
     def _gateway_address(self, tx: Txn, caller: Caller, r: Router, gw: GatewaySpec) -> str:
         """The outside address a router's gateway asks for: its current one unless another is asked for."""
@@ -83,18 +59,20 @@ class RouterOps(NatOps):
             return r.gateway_address
         return self._outside_address(tx, caller, asked)
 
-    def _sync(self, tx: Txn, router_id: str) -> tuple[set[int | None], set[str | None]]:
-        """Make the router's network NATed exactly while the router has a gateway, its interface and is up;
-        the segment and ports whose flows that changes."""
+    def _sync(self, tx: Txn, router_id: str,
+              network_id: str | None = None) -> tuple[set[int | None], set[str | None]]:
+        """Make the router's network (or `network_id`, one it has just left) NATed exactly while the router
+        has a gateway, its interface there and is up; the segment and ports whose flows that changes."""
         r = tx.router(router_id)
         assert r is not None
-        if r.network_id is None:
+        nid = network_id or r.network_id
+        n = tx.network(nid) if nid is not None else None
+        if n is None:
             return set(), set()
-        n = tx.network(r.network_id)
-        assert n is not None
-        tx.set_router_nat(r.id, r.network_id if r.nats else None)
-        if n.nat != r.nats:
-            tx.set_network_nat(n.id, r.nats)
+        nats = r.nats and r.network_id == n.id
+        tx.set_router_nat(r.id, n.id if nats else None)
+        if n.nat != nats:
+            tx.set_network_nat(n.id, nats)
         return {n.segment_id}, {p.id for p in tx.ports(network_id=n.id) if p.vnic_id is not None}
 
     # routers -----------------------------------------------------------------------------
@@ -241,18 +219,14 @@ class RouterOps(NatOps):
                 raise errors.InterfaceInUseByFloating(
                     f"Router interface for subnet {s.id} on router {r.id} cannot be deleted, as it is required "
                     "by one or more floating IPs.")
-            tx.set_router_nat(r.id, None)
-            tx.set_network_nat(p.network_id, False)
             tx.update_router(dataclasses.replace(r, port_id=None, updated_at=now(), revision=r.revision + 1))
+            segments, ports = self._sync(tx, r.id, p.network_id)
             tx.delete_port(p.id)
-            n = tx.network(p.network_id)
-            assert n is not None
-            ports = {q.id for q in tx.ports(network_id=n.id) if q.vnic_id is not None}
             made = tx.router(r.id)
         assert made is not None
-        LOG.info("router %s leaves subnet %s (network %s)", r.id, s.id, n.id)
+        LOG.info("router %s leaves subnet %s (network %s)", r.id, s.id, p.network_id)
         self._deleted([p])
-        self._changed({n.segment_id}, set(ports))
+        self._changed(segments, ports)
         return made, p, s.id
 
     def router_port_status(self, p: Port) -> str:
@@ -260,70 +234,6 @@ class RouterOps(NatOps):
         with self.store.read() as tx:
             n = tx.network(p.network_id)
         return "ACTIVE" if n is not None and n.nat else "DOWN"
-
-    # floating IPs as Neutron has them ----------------------------------------------------------
-    def _routed_port(self, tx: Txn, caller: Caller, port_id: str, tenant_id: str,
-                     fixed_ip: str | None | Unset) -> tuple[Port, Network]:
-        """A port a floating IP may carry: in a NATed network, the fixed address (if given) its own."""
-        p = self._port(tx, caller, validate.resource_id(port_id, "port", errors.PortNotFound))
-        n = tx.network(p.network_id)
-        assert n is not None
-        if p.tenant_id == tenant_id and not n.nat:
-            subnet = tx.subnet_of(n.id)
-            raise errors.NotRoutedOutside(
-                f"External network {EXTERNAL_NETWORK_ID} is not reachable from subnet "
-                f"{subnet.id if subnet else None}. Therefore, cannot associate Port {p.id} with a Floating IP.")
-        if isinstance(fixed_ip, str) and fixed_ip != p.ip_address:
-            raise errors.BadRequest(f"Bad floatingip request: Port {p.id} does not have fixed ip {fixed_ip[:64]}")
-        return self._nat_port(tx, caller, p.id, tenant_id)
-
-    @retried
-    def create_floating_ip(self, caller: Caller, spec: FloatingSpec) -> FloatingAddress:
-        self._require_extension("nat")
-        with self.store.write() as tx:
-            project = self._owner(caller, None if isinstance(spec.project, Unset) else spec.project)
-            segments: set[int | None] = set()
-            if spec.port_id is not None:
-                _, n = self._routed_port(tx, caller, spec.port_id, project, spec.fixed_ip_address)
-                segments.add(n.segment_id)
-            elif spec.fixed_ip_address is not None:
-                raise errors.BadRequest("Bad floatingip request: fixed_ip_address needs a port_id")
-            t = now()
-            f = FloatingAddress(new_id(), project, self._outside_address(tx, caller, spec.address), spec.port_id,
-                                None, None, t, validate.text(spec.description, "description"), t, 1)
-            tx.insert_floating(f)
-            made = tx.floating(f.id)
-        assert made is not None
-        LOG.info("floating IP %s (%s) made for %s, port %s", made.id, made.address, made.tenant_id, made.port_id)
-        self._changed(segments, {made.port_id})
-        return made
-
-    @retried
-    def update_floating_ip(self, caller: Caller, floating_id: str, ch: FloatingChanges) -> FloatingAddress:
-        self._require_extension("nat")
-        with self.store.write() as tx:
-            f = self._floating(tx, caller, floating_id)
-            port_id = f.port_id if isinstance(ch.port_id, Unset) else ch.port_id
-            segments: set[int | None] = set()
-            if port_id != f.port_id:
-                segments.add(self._segment_of_port(tx, f.port_id))
-                if port_id is not None:
-                    _, n = self._routed_port(tx, caller, port_id, f.tenant_id, ch.fixed_ip_address)
-                    segments.add(n.segment_id)
-            elif port_id is None and isinstance(ch.fixed_ip_address, str):
-                raise errors.BadRequest("Bad floatingip request: fixed_ip_address needs a port_id")
-            new = dataclasses.replace(
-                f, port_id=port_id,
-                description=f.description if isinstance(ch.description, Unset)
-                else validate.text(ch.description, "description"))
-            if new == f:
-                return f
-            tx.update_floating(dataclasses.replace(new, updated_at=now(), revision=f.revision + 1))
-            made = tx.floating(f.id)
-        assert made is not None
-        LOG.info("floating IP %s associated with port %s (was %s)", f.id, made.port_id, f.port_id)
-        self._changed(segments, {f.port_id, made.port_id})
-        return made
 
     def routers_by_network(self) -> dict[str, str]:
         """Which router NATs each network that a router NATs (a floating IP's router_id)."""

@@ -153,8 +153,10 @@ class RouterChanges:
 
 @dataclass(frozen=True)
 class FloatingSpec:
-    """A floating IP as the Neutron face asks for one (on the external network, checked by the face)."""
+    """A floating address as asked for (v1 names only a port; the Neutron face names its network too)."""
 
+    network_id: str | None = None  # the external network's id (None: the external network)
+    subnet_id: str | None = None  # the external subnet's id, if given
     project: str | Unset = UNSET
     port_id: str | None = None
     fixed_ip_address: str | None = None  # the port's address, if given

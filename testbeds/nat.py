@@ -23,6 +23,7 @@ from typing import Any
 
 from .client import Client
 from .dhcp_client import udhcpc_lease
+from .fabric import start_quiet
 from .process import SdnappProcess
 
 OVSDB = "unix:/var/run/openvswitch/db.sock"
@@ -92,14 +93,7 @@ def build_net(of_port: int) -> Any:
     net.addHost("out", ip=None, mac=OUTSIDE_MAC)
     net.addLink("out", "s2", cls=Link, intfName2=UPLINK)
     net.addLink("s1", "s2", cls=Link)
-    net.build()
-    net.start()
-    for node in net.hosts + net.switches:
-        for intf in node.intfList():
-            if intf.name != "lo":
-                node.cmd(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1")
-    for h in net.hosts:
-        h.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+    start_quiet(net)
     out = net.get("out")
     out.cmd(f"ip addr add {OUTSIDE_IP}/24 dev {out.defaultIntf()}")
     out.cmd(f"ip link set {out.defaultIntf()} up")

@@ -159,6 +159,11 @@ class Resource:
             "additionalProperties": False,
         }
 
+    def create_one_body(self) -> Schema:
+        """`{"router": {...}}`: a create of one item (no bulk form)."""
+        return {"type": "object", "properties": {self.name: self.item_in(create=True)}, "required": [self.name],
+                "additionalProperties": False}
+
     def update_body(self) -> Schema:
         return {
             "type": "object",

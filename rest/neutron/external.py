@@ -63,8 +63,13 @@ def subnet_view(ext: ExternalConfig) -> dict[str, Any]:
     }
 
 
-def is_external(svc: NetworkService, oid: str) -> bool:
-    return svc.external is not None and oid in (EXTERNAL_NETWORK_ID, EXTERNAL_SUBNET_ID)
+def is_network(svc: NetworkService, oid: str) -> bool:
+    return svc.external is not None and oid == EXTERNAL_NETWORK_ID
+
+
+def subnet_of(svc: NetworkService, oid: str) -> ExternalConfig | None:
+    """The configuration behind the external subnet, if `oid` names it."""
+    return svc.external if oid == EXTERNAL_SUBNET_ID else None
 
 
 def refuse_change(caller: Caller, deleting: bool, in_use: type[errors.Conflict]) -> None:

@@ -64,22 +64,19 @@ def show_floatingip(c: Call) -> Body:
 
 def create_floatingip(c: Call) -> Body:
     item = c.body["floatingip"]
-    if item["floating_network_id"] != EXTERNAL_NETWORK_ID:
-        raise errors.BadL3Request(
-            f"Bad floatingip request: Network {item['floating_network_id']} is not a valid external network")
-    if item.get("subnet_id") not in (None, EXTERNAL_SUBNET_ID):
-        raise errors.BadL3Request(f"Bad floatingip request: subnet {item['subnet_id']} is not the external network's")
-    spec = FloatingSpec(project=project_of(item), port_id=item.get("port_id"),
+    spec = FloatingSpec(network_id=item["floating_network_id"], subnet_id=item.get("subnet_id"),
+                        project=project_of(item), port_id=item.get("port_id"),
                         fixed_ip_address=item.get("fixed_ip_address"), address=item.get("floating_ip_address"),
                         description=item.get("description", ""))
-    return {"floatingip": views(c, [c.svc.create_floating_ip(c.caller, spec)])[0]}
+    return {"floatingip": views(c, [c.svc.create_floating_address(c.caller, spec, neutron=True)])[0]}
 
 
 def update_floatingip(c: Call) -> Body:
     item = c.body["floatingip"]
     ch = FloatingChanges(port_id=pick(item, "port_id"), fixed_ip_address=pick(item, "fixed_ip_address"),
                          description=pick(item, "description"))
-    return {"floatingip": views(c, [c.svc.update_floating_ip(c.caller, c.path["floatingip_id"], ch)])[0]}
+    f = c.svc.update_floating_address(c.caller, c.path["floatingip_id"], ch, neutron=True)
+    return {"floatingip": views(c, [f])[0]}
 
 
 def delete_floatingip(c: Call) -> Body:
@@ -87,9 +84,7 @@ def delete_floatingip(c: Call) -> Body:
     return None
 
 
-CREATE = RequestBody("NeutronFloatingipCreateRequest", {
-    "type": "object", "properties": {"floatingip": FLOATINGIP.item_in(create=True)}, "required": ["floatingip"],
-    "additionalProperties": False})
+CREATE = RequestBody("NeutronFloatingipCreateRequest", FLOATINGIP.create_one_body())
 UPDATE = RequestBody("NeutronFloatingipUpdateRequest", FLOATINGIP.update_body())
 P = "/v2.0/floatingips"
 ONE = P + "/{floatingip_id}"

@@ -113,7 +113,7 @@ def list_networks(c: Call) -> Body:
 
 
 def show_network(c: Call) -> Body:
-    if external.is_external(c.svc, c.path["network_id"]):
+    if external.is_network(c.svc, c.path["network_id"]):
         return {"network": query.only(_external(c)[0], query.fields_of(c.items))}
     n = c.svc.get_network(c.caller, c.path["network_id"])
     return {"network": query.only(views(c, [n])[0], query.fields_of(c.items))}
@@ -126,7 +126,7 @@ def create_networks(c: Call) -> Body:
 
 
 def update_network(c: Call) -> Body:
-    if external.is_external(c.svc, c.path["network_id"]):
+    if external.is_network(c.svc, c.path["network_id"]):
         external.refuse_change(c.caller, False, errors.NetworkInUse)
     item = c.body["network"]
     ch = NetworkChanges(
@@ -142,7 +142,7 @@ def update_network(c: Call) -> Body:
 
 
 def delete_network(c: Call) -> Body:
-    if external.is_external(c.svc, c.path["network_id"]):
+    if external.is_network(c.svc, c.path["network_id"]):
         external.refuse_change(c.caller, True, errors.NetworkInUse)
     c.svc.delete_network(c.caller, c.path["network_id"])
     return None

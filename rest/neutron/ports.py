@@ -14,7 +14,7 @@ from typing import Any
 from sdnapp import errors
 from sdnapp.core import ROUTER_INTERFACE
 from sdnapp.model import Port, Subnet
-from sdnapp.routerops import EXTERNAL_NETWORK_ID, ROUTER_MAC
+from sdnapp.routerops import ROUTER_MAC
 from sdnapp.service import NetworkService
 from sdnapp.specs import UNSET, FixedIp, PairSpec, PortChanges, PortSpec, Unset
 
@@ -205,9 +205,6 @@ def show_port(c: Call) -> Body:
 
 def create_ports(c: Call) -> Body:
     items, bulk = items_of(c.body, PORT)
-    if any(i["network_id"] == EXTERNAL_NETWORK_ID for i in items) and c.svc.external is not None:
-        raise errors.BadRequest("the external network takes no ports through the API: its addresses are routers' "
-                                "gateways and floating IPs")
     made = views(c, c.svc.create_ports(c.caller, [_spec(i) for i in items]))
     return {"ports": made} if bulk else {"port": made[0]}
 

@@ -129,11 +129,7 @@ def remove_interface(c: Call) -> Body:
     return _interface_view(r, p, subnet)
 
 
-def _one(schema: Schema) -> Schema:
-    return {"type": "object", "properties": {"router": schema}, "required": ["router"], "additionalProperties": False}
-
-
-CREATE = RequestBody("NeutronRouterCreateRequest", _one(ROUTER.item_in(create=True)))
+CREATE = RequestBody("NeutronRouterCreateRequest", ROUTER.create_one_body())
 UPDATE = RequestBody("NeutronRouterUpdateRequest", ROUTER.update_body())
 INTERFACE = RequestBody("NeutronRouterInterfaceRequest", {
     "type": "object", "title": "RouterInterface", "properties": {"subnet_id": ID_IN, "port_id": ID_IN},

@@ -114,8 +114,9 @@ def list_subnets(c: Call) -> Body:
 
 
 def show_subnet(c: Call) -> Body:
-    if c.svc.external is not None and external.is_external(c.svc, c.path["subnet_id"]):
-        return {"subnet": query.only(external.subnet_view(c.svc.external), query.fields_of(c.items))}
+    ext = external.subnet_of(c.svc, c.path["subnet_id"])
+    if ext is not None:
+        return {"subnet": query.only(external.subnet_view(ext), query.fields_of(c.items))}
     return {"subnet": query.only(view(c.svc.get_subnet(c.caller, c.path["subnet_id"])), query.fields_of(c.items))}
 
 
@@ -126,7 +127,7 @@ def create_subnets(c: Call) -> Body:
 
 
 def update_subnet(c: Call) -> Body:
-    if external.is_external(c.svc, c.path["subnet_id"]):
+    if external.subnet_of(c.svc, c.path["subnet_id"]) is not None:
         external.refuse_change(c.caller, False, errors.SubnetInUse)
     item = c.body["subnet"]
     ch = SubnetChanges(
@@ -142,7 +143,7 @@ def update_subnet(c: Call) -> Body:
 
 
 def delete_subnet(c: Call) -> Body:
-    if external.is_external(c.svc, c.path["subnet_id"]):
+    if external.subnet_of(c.svc, c.path["subnet_id"]) is not None:
         external.refuse_change(c.caller, True, errors.SubnetInUse)
     c.svc.delete_subnet(c.caller, c.path["subnet_id"])
     return None

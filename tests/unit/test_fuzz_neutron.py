@@ -71,7 +71,7 @@ class FuzzWorld:
             svc.create_router(me, RouterSpec(name="fuzz"))
         if not svc.list_floating_addresses(me):
             with contextlib.suppress(errors.ExternalPoolExhausted):  # the fuzzer may have taken the pool
-                svc.create_floating_ip(me, FloatingSpec())
+                svc.create_floating_address(me, FloatingSpec())
 
     def real_id(self, kind: str, generated: str) -> str | None:
         me = self.owner

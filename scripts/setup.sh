@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # postgresql: the store several sdnapp instances share (store.url), and the tests' second engine.
 # udhcpc (busybox's DHCP client): the test VMs take their leases from sdnapp's DHCP with it.
 # iperf3: testbeds/bench_nat.py's TCP stream through the NAT and without it.
-packages=(postgresql openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core udhcpc iperf3)
+# curl: the NAT testbeds' and the demo's fetches from VMs and from the outside host.
+packages=(postgresql openvswitch-switch python3-openvswitch ovn-central ovn-host mininet ethtool tcpdump socat iproute2 iputils-ping python3-venv python3-dev chromium chromium-driver fonts-dejavu-core udhcpc iperf3 curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
